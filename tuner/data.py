@@ -1,0 +1,161 @@
+"""Named datasets, split three ways and standardized, ready for the MLP.
+
+The held-out test split is carved off first, with its own seed, and no trial ever sees it;
+the rest is split into train and validation, stratified. The scaler is fitted on the
+training part only, so validation and test are scaled the way unseen data would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn import datasets as skd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from tuner.errors import TunerError
+
+__all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy"]
+
+
+class DataError(TunerError, ValueError):
+    """A dataset name or parameter that cannot be loaded."""
+
+
+SYNTHETIC_DEFAULTS: dict[str, int] = {
+    "n_samples": 2000,
+    "n_features": 20,
+    "n_informative": 10,
+    "n_classes": 3,
+}
+
+
+def _synthetic(seed: int, n_samples: int, n_features: int, n_informative: int,
+               n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    if n_samples < 10 * n_classes:
+        raise DataError(f"synthetic: n_samples={n_samples} is too small for "
+                        f"{n_classes} classes (need at least {10 * n_classes})")
+    if not 1 <= n_informative <= n_features:
+        raise DataError(f"synthetic: n_informative={n_informative} must be between 1 and "
+                        f"n_features={n_features}")
+    if n_classes < 2:
+        raise DataError(f"synthetic: n_classes={n_classes} must be at least 2")
+    if n_classes * 2 > 2**n_informative:
+        raise DataError(f"synthetic: n_classes={n_classes} needs n_informative >= "
+                        f"{int(np.ceil(np.log2(n_classes * 2)))}")
+    X, y = skd.make_classification(
+        n_samples=n_samples, n_features=n_features, n_informative=n_informative,
+        n_redundant=min(2, n_features - n_informative), n_classes=n_classes,
+        random_state=seed,
+    )
+    return X, y
+
+
+def _bundled(loader: Callable[..., Any]) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    def load(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return loader(return_X_y=True)
+    return load
+
+
+# Every loader works offline: the four real datasets ship inside scikit-learn.
+DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "digits": _bundled(skd.load_digits),
+    "breast_cancer": _bundled(skd.load_breast_cancer),
+    "wine": _bundled(skd.load_wine),
+    "iris": _bundled(skd.load_iris),
+    "synthetic": _synthetic,
+}
+
+
+def load_xy(name: str, *, seed: int = 0, params: Mapping[str, int] | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The whole dataset ``name`` as float64 features and integer labels."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    params = dict(params or {})
+    if name == "synthetic":
+        unknown = set(params) - set(SYNTHETIC_DEFAULTS)
+        if unknown:
+            raise DataError(f"synthetic: unknown parameter {sorted(unknown)[0]!r}; "
+                            f"valid: {', '.join(SYNTHETIC_DEFAULTS)}")
+        return _synthetic(seed, **{**SYNTHETIC_DEFAULTS, **params})
+    if params:
+        raise DataError(f"{name}: takes no parameters (got {', '.join(sorted(params))}); "
+                        "only 'synthetic' does")
+    return DATASETS[name](seed)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation and held-out test arrays, standardized with the training scaler."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(np.unique(self.y_train).size)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array by name, in a fixed order (what the data fingerprint hashes)."""
+        return {
+            "X_train": self.X_train, "y_train": self.y_train,
+            "X_val": self.X_val, "y_val": self.y_val,
+            "X_test": self.X_test, "y_test": self.y_test,
+        }
+
+
+def _check_fraction(key: str, value: float) -> None:
+    if not 0.0 < value < 1.0:
+        raise DataError(f"{key}={value} must be strictly between 0 and 1")
+
+
+def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: float = 0.2,
+                seed: int = 0, test_seed: int | None = None, dtype: str = "float32",
+                params: Mapping[str, int] | None = None) -> Splits:
+    """Load ``name`` and split it into train / validation / test.
+
+    ``validation_fraction`` is a share of what remains after the test split. The test split
+    uses ``test_seed`` (default ``seed``) so it can stay fixed while the tuning split moves.
+    """
+    _check_fraction("test_fraction", test_fraction)
+    _check_fraction("validation_fraction", validation_fraction)
+    if dtype not in ("float32", "float64"):
+        raise DataError(f"dtype={dtype!r} must be 'float32' or 'float64'")
+    X, y = load_xy(name, seed=seed, params=params)
+    try:
+        X_rest, X_test, y_rest, y_test = train_test_split(
+            X, y, test_size=test_fraction, stratify=y,
+            random_state=seed if test_seed is None else test_seed)
+        X_train, X_val, y_train, y_val = train_test_split(
+            X_rest, y_rest, test_size=validation_fraction, stratify=y_rest,
+            random_state=seed)
+    except ValueError as e:
+        raise DataError(f"{name}: cannot split {len(y)} samples with test_fraction="
+                        f"{test_fraction} and validation_fraction={validation_fraction}: {e}"
+                        ) from e
+    scaler = StandardScaler().fit(X_train)
+    cast = np.dtype(dtype)
+
+    def scale(A: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(scaler.transform(A), dtype=cast)
+
+    return Splits(
+        X_train=scale(X_train), y_train=y_train, X_val=scale(X_val), y_val=y_val,
+        X_test=scale(X_test), y_test=y_test,
+        scaler_mean=scaler.mean_.astype(cast), scaler_scale=scaler.scale_.astype(cast),
+    )
+
