@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from tuner.errors import TunerError
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
+
+# scikit-learn is imported where data is loaded, not here: every command reads study
+# files through this module, and `--help` or a status query should not wait ~1 s for it.
 
 __all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy"]
 
@@ -46,7 +49,9 @@ def _synthetic(seed: int, n_samples: int, n_features: int, n_informative: int,
     if n_classes * 2 > 2**n_informative:
         raise DataError(f"synthetic: n_classes={n_classes} needs n_informative >= "
                         f"{int(np.ceil(np.log2(n_classes * 2)))}")
-    X, y = skd.make_classification(
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
         n_samples=n_samples, n_features=n_features, n_informative=n_informative,
         n_redundant=min(2, n_features - n_informative), n_classes=n_classes,
         random_state=seed,
@@ -54,18 +59,20 @@ def _synthetic(seed: int, n_samples: int, n_features: int, n_informative: int,
     return X, y
 
 
-def _bundled(loader: Callable[..., Any]) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+def _bundled(loader: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     def load(seed: int) -> tuple[np.ndarray, np.ndarray]:
-        return loader(return_X_y=True)
+        from sklearn import datasets
+
+        return getattr(datasets, loader)(return_X_y=True)
     return load
 
 
 # Every loader works offline: the four real datasets ship inside scikit-learn.
 DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-    "digits": _bundled(skd.load_digits),
-    "breast_cancer": _bundled(skd.load_breast_cancer),
-    "wine": _bundled(skd.load_wine),
-    "iris": _bundled(skd.load_iris),
+    "digits": _bundled("load_digits"),
+    "breast_cancer": _bundled("load_breast_cancer"),
+    "wine": _bundled("load_wine"),
+    "iris": _bundled("load_iris"),
     "synthetic": _synthetic,
 }
 
@@ -100,6 +107,9 @@ class Splits:
     y_test: np.ndarray
     scaler_mean: np.ndarray
     scaler_scale: np.ndarray
+    # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
+    # bit like these arrays did (`tuner predict` relies on it).
+    scaler: StandardScaler | None = None
 
     @property
     def n_classes(self) -> int:
@@ -135,6 +145,9 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
     _check_fraction("validation_fraction", validation_fraction)
     if dtype not in ("float32", "float64"):
         raise DataError(f"dtype={dtype!r} must be 'float32' or 'float64'")
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
     X, y = load_xy(name, seed=seed, params=params)
     try:
         X_rest, X_test, y_rest, y_test = train_test_split(
@@ -157,5 +170,6 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
         X_train=scale(X_train), y_train=y_train, X_val=scale(X_val), y_val=y_val,
         X_test=scale(X_test), y_test=y_test,
         scaler_mean=scaler.mean_.astype(cast), scaler_scale=scaler.scale_.astype(cast),
+        scaler=scaler,
     )
 

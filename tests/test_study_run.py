@@ -1,0 +1,251 @@
+"""`tuner study run` and friends on real SQLite files: counts, resume, parallel jobs,
+pruning, divergence, and Optuna's own CLI reading the result."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from conftest import invoke, run_tuner, tuner_cmd, write_study
+
+
+def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials()
+
+
+def finished(ts: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in ts if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+def test_run_produces_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
+    study = write_study(tmp_path, n_trials=7)
+    result = invoke("study", "run", study, "--storage", sqlite_url)
+    assert result.exit_code == 0, result.output
+    ts = trials(sqlite_url, "tiny")
+    assert len(finished(ts)) == 7 and len(ts) == 7
+    beta = [t.user_attrs["beta"] for t in ts if "beta" in t.user_attrs]
+    assert len(beta) == 7 and all(0.9 <= b <= 0.999 for b in beta)
+    dist = ts[0].distributions["one_minus_beta"]
+    assert dist.log and dist.low == pytest.approx(0.001) and dist.high == pytest.approx(0.1)
+    assert all(t.intermediate_values for t in ts), "every trial reports a learning curve"
+
+    again = invoke("study", "run", study, "--storage", sqlite_url)
+    assert again.exit_code == 0 and "7 of 7 trials finished" in again.output
+    assert len(trials(sqlite_url, "tiny")) == 7, "a finished version runs nothing more"
+
+    more = invoke("study", "run", study, "--storage", sqlite_url, "--n-trials", "9")
+    assert more.exit_code == 0
+    assert len(finished(trials(sqlite_url, "tiny"))) == 9
+
+
+def test_storage_resolution_order(tmp_path: Path) -> None:
+    study = write_study(tmp_path, n_trials=1)
+    env_db, flag_db = tmp_path / "env.db", tmp_path / "flag.db"
+    r = run_tuner("study", "run", study, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "tuner.db").exists(), "default is sqlite:///tuner.db in the cwd"
+    r = run_tuner("study", "run", study, env={"TUNER_STORAGE": f"sqlite:///{env_db}"},
+                  cwd=tmp_path)
+    assert r.returncode == 0 and env_db.exists()
+    r = run_tuner("study", "run", study, "--storage", f"sqlite:///{flag_db}",
+                  env={"TUNER_STORAGE": f"sqlite:///{env_db}"}, cwd=tmp_path)
+    assert r.returncode == 0 and flag_db.exists()
+
+
+def test_show_best_list_and_optuna_cli(tmp_path: Path, sqlite_url: str) -> None:
+    study = write_study(tmp_path, n_trials=4)
+    assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
+
+    best = invoke("study", "best", "tiny", "--storage", sqlite_url, "--json")
+    assert best.exit_code == 0, best.output
+    data = json.loads(best.output)
+    assert set(data["params"]) == {"alpha", "beta"}
+    assert data["params"]["beta"] == pytest.approx(1 - data["optuna_params"]["one_minus_beta"])
+
+    show = invoke("study", "show", "tiny", "--storage", sqlite_url)
+    assert show.exit_code == 0
+    assert "beta=" in show.output and "data" in show.output and "hardware" in show.output
+    shown = json.loads(invoke("study", "show", "tiny", "--storage", sqlite_url,
+                              "--json").output)
+    c = shown["counts"]
+    assert c["complete"] + c["pruned"] + c["diverged"] == 4 and c["waiting"] == 0
+    assert len(shown["data"]) == 64 and shown["version"] == 1
+
+    listed = json.loads(invoke("study", "list", "--storage", sqlite_url, "--json").output)
+    assert [s["name"] for s in listed] == ["tiny"] and listed[0]["n_trials"] == 4
+
+    optuna_cli = Path(sys.executable).with_name("optuna")
+    r = subprocess.run([optuna_cli, "studies", "--storage", sqlite_url, "-f", "json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["name"] == "tiny"
+    r = subprocess.run([optuna_cli, "best-trial", "--study-name", "tiny", "--storage",
+                        sqlite_url, "-f", "json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["number"] == data["number"]
+
+
+def test_unknown_study_name_lists_known_ones(tmp_path: Path, sqlite_url: str) -> None:
+    study = write_study(tmp_path, n_trials=1)
+    invoke("study", "run", study, "--storage", sqlite_url)
+    r = invoke("study", "show", "nope", "--storage", sqlite_url)
+    assert r.exit_code == 2
+    assert "no study named 'nope'" in r.output and "known: tiny" in r.output
+
+
+def test_jobs_2_gives_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
+    study = write_study(tmp_path, n_trials=12, dataset="digits", epochs=4)
+    r = run_tuner("study", "run", study, "--storage", sqlite_url, "--jobs", "2")
+    assert r.returncode == 0, r.stderr
+    ts = trials(sqlite_url, "tiny")
+    numbers = [t.number for t in ts]
+    assert len(finished(ts)) == 12 and len(ts) == 12
+    assert len(set(numbers)) == len(numbers)
+    assert "Traceback" not in r.stderr and "locked" not in r.stderr
+    # Each process had its own sampler seed: no duplicated parameters.
+    assert len({t.params["alpha"] for t in ts}) == 12
+
+
+def test_jobs_auto_says_what_it_chose(tmp_path: Path, sqlite_url: str) -> None:
+    study = write_study(tmp_path, n_trials=2)
+    r = run_tuner("study", "run", study, "--storage", sqlite_url, "--jobs", "auto")
+    assert r.returncode == 0, r.stderr
+    assert "--jobs auto:" in r.stderr and ("caviar" in r.stderr or "panda" in r.stderr)
+
+
+def _wait_for_trials(url: str, name: str, n: int, proc: subprocess.Popen) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.communicate()}")
+        try:
+            if len(finished(trials(url, name))) >= n:
+                return
+        except KeyError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("no progress")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url: str,
+                                                      jobs: str) -> None:
+    study = write_study(tmp_path, n_trials=10, dataset="digits", epochs=100)
+    proc = subprocess.Popen(tuner_cmd("study", "run", study, "--storage", sqlite_url,
+                                      "--jobs", jobs),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_trials(sqlite_url, "tiny", 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "run the same command to resume" in err
+    ts = trials(sqlite_url, "tiny")
+    assert not [t for t in ts if t.state == TrialState.RUNNING], "no zombie RUNNING trial"
+    interrupted = [t for t in ts if t.state == TrialState.FAIL]
+    assert 1 <= len(interrupted) <= int(jobs) and len(finished(ts)) < 10
+    # Every interrupted trial is queued again with the same parameters.
+    waiting = [t for t in ts if t.state == TrialState.WAITING and t.params]
+    assert {json.dumps(t.params, sort_keys=True) for t in interrupted} <= \
+        {json.dumps(t.params, sort_keys=True) for t in waiting}
+
+    r = run_tuner("study", "run", study, "--storage", sqlite_url, "--jobs", jobs)
+    assert r.returncode == 0, r.stderr
+    ts = trials(sqlite_url, "tiny")
+    assert len(finished(ts)) == 10
+    assert not [t for t in ts if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    done_params = {json.dumps(t.params, sort_keys=True) for t in finished(ts)}
+    assert all(json.dumps(t.params, sort_keys=True) in done_params for t in interrupted)
+
+
+def test_pruning_prunes_hopeless_trials(tmp_path: Path, sqlite_url: str) -> None:
+    """Half the learning rates are far too small to learn in 20 epochs: the median
+    pruner stops them early instead of running every epoch."""
+    study = write_study(tmp_path, n_trials=24, dataset="digits", epochs=20, sampler="random",
+                        pruner="median")
+    text = study.read_text().replace("low = 1e-3, high = 1.0", "low = 1e-6, high = 0.5")
+    study.write_text(text)
+    assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
+    ts = trials(sqlite_url, "tiny")
+    pruned = [t for t in ts if t.state == TrialState.PRUNED and not t.user_attrs.get("tuner:diverged")]
+    assert len(pruned) >= 3
+    assert all(max(t.intermediate_values) < 20 for t in pruned), "cut short"
+    complete = [t for t in ts if t.state == TrialState.COMPLETE]
+    assert all(max(t.intermediate_values) == 20 for t in complete)
+
+
+def test_divergence_is_recorded_and_tpe_moves_away(tmp_path: Path, sqlite_url: str) -> None:
+    """alpha up to 1e4 diverges; those trials are PRUNED with the epoch, never NaN, and
+    TPE proposes the diverging region far less once it has seen it."""
+    study = write_study(tmp_path, n_trials=40, dataset="digits", epochs=3, sampler="tpe")
+    study.write_text(study.read_text().replace("low = 1e-3, high = 1.0",
+                                               "low = 1e-3, high = 1e4"))
+    assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
+    ts = trials(sqlite_url, "tiny")
+    diverged = [t for t in ts if t.user_attrs.get("tuner:diverged")]
+    assert diverged, "alpha near 1e4 must diverge"
+    for t in diverged:
+        # Optuna keeps the last epoch reported before the divergence as a pruned
+        # trial's value; the diverging epoch itself is never reported.
+        assert t.state == TrialState.PRUNED
+        assert t.value is None or 0.0 <= t.value <= 1.0
+        assert t.user_attrs["tuner:diverged_epoch"] not in t.intermediate_values
+        assert 1 <= t.user_attrs["tuner:diverged_epoch"] <= 3
+    assert all(t.value is None or t.value == t.value for t in ts), "no NaN value"
+    early = sum(t.user_attrs.get("tuner:diverged", False) for t in ts[:10]) / 10
+    late = sum(t.user_attrs.get("tuner:diverged", False) for t in ts[-15:]) / 15
+    assert late < early, (early, late)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["study", "run", "missing.toml"], "missing.toml: no such study file"),
+    (["study", "run", "{study}", "--storage", "nosuchdb://x"], "unsupported storage URL"),
+    (["study", "run", "{study}", "--storage", "not a url"], "malformed storage URL"),
+    (["study", "run", "{study}", "--storage",
+      "postgresql+psycopg2://u:s3cret@127.0.0.1:1/db"], "cannot open storage"),
+    (["study", "run", "{study}", "--storage", "sqlite:////no/such/folder/x.db"],
+     "does not exist"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str],
+                                                    expected: str) -> None:
+    study = write_study(tmp_path)
+    r = run_tuner(*[a.replace("{study}", str(study)) for a in args], cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+    assert "s3cret" not in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "tuner.db").exists()
+
+
+def test_bad_study_file_writes_nothing(tmp_path: Path) -> None:
+    study = write_study(tmp_path, extra="\n[serch]\n")
+    r = run_tuner("study", "run", study, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {study}: [serch]: unknown section (did you mean [search]?)"
+    assert not (tmp_path / "tuner.db").exists()
+
+
+def test_refuses_a_study_not_made_by_tuner(tmp_path: Path, sqlite_url: str) -> None:
+    optuna.create_study(study_name="tiny", storage=sqlite_url, direction="minimize")
+    r = invoke("study", "run", write_study(tmp_path), "--storage", sqlite_url)
+    assert r.exit_code == 2 and "not created by tuner" in r.output
+
+
+def test_help_explains(tmp_path: Path) -> None:
+    r = invoke("study", "run", "--help")
+    assert r.exit_code == 0 and "--jobs" in r.output and "resume" in r.output
+    assert invoke("--version").output.startswith("tuner, version")
+
+
+def test_quiet_prints_nothing_on_success(tmp_path: Path, sqlite_url: str) -> None:
+    r = run_tuner("study", "run", write_study(tmp_path, n_trials=2), "--storage", sqlite_url,
+                  "-q")
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
+

@@ -1,0 +1,225 @@
+"""Many workers on one storage: PostgreSQL, MariaDB and SQLite, with real processes,
+real signals and a database connection killed under a running worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy
+from optuna.trial import TrialState
+
+from conftest import run_tuner, tuner_cmd, write_study
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def start_worker(study: Path, url: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(tuner_cmd("worker", study, "--storage", url, *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def all_trials(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials()
+
+
+def wait_until(condition, procs: list[subprocess.Popen], what: str, limit: int = 1200) -> None:
+    """Poll ``condition`` (tenths of a second); fail early if every worker has exited."""
+    for _ in range(limit):
+        try:
+            if condition():
+                return
+        except KeyError:  # the study does not exist yet
+            pass
+        if all(p.poll() is not None for p in procs):
+            raise AssertionError(f"workers ended before {what}: "
+                                 f"{[p.communicate() for p in procs]}")
+        time.sleep(0.1)
+    raise AssertionError(f"never saw {what}")
+
+
+def finish(procs: list[subprocess.Popen]) -> list[tuple[int, str]]:
+    outputs = []
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        outputs.append((p.returncode, err))
+    return outputs
+
+
+def assert_clean(outputs: list[tuple[int, str]]) -> None:
+    for code, err in outputs:
+        assert code == 0, err
+        for bad in ("Traceback", "ERROR", "locked", "already exists", "UpdateFinishedTrial"):
+            assert bad not in err, err
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
+def test_three_workers_run_exactly_n_trials(tmp_path: Path, kind: str,
+                                            request: pytest.FixtureRequest) -> None:
+    """Started at the same moment on an empty database: one creates the schema and the
+    study, the others join; together they run exactly n_trials."""
+    url = (f"sqlite:///{tmp_path / 'tuner.db'}" if kind == "sqlite" else
+           request.getfixturevalue("pg_url" if kind == "postgresql" else "mysql_url"))
+    study = write_study(tmp_path, n_trials=15, dataset="digits", epochs=3)
+    procs = [start_worker(study, url) for _ in range(3)]
+    outputs = finish(procs)
+    assert_clean(outputs)
+    ts = all_trials(url)
+    assert len([t for t in ts if t.state in FINISHED]) == 15
+    assert len(ts) == 15, [t.state for t in ts]
+    numbers = [t.number for t in ts]
+    assert sorted(numbers) == list(range(15))
+    ran = sum(int(err.split("ran ")[1].split()[0]) for _, err in outputs)
+    assert ran == 15, outputs
+
+
+def test_sigkill_mid_trial_is_rerun_by_the_survivor(tmp_path: Path, pg_url: str) -> None:
+    study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=60)
+    survivor = start_worker(study, pg_url)
+    victim = start_worker(study, pg_url)
+    wait_until(lambda: len([t for t in all_trials(pg_url) if t.state == TrialState.RUNNING]) == 2,
+               [survivor, victim], "two running trials")
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    assert_clean(finish([survivor]))
+    ts = all_trials(pg_url)
+    assert not [t for t in ts if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert len([t for t in ts if t.state in FINISHED]) == 6
+    failed = [t for t in ts if t.state == TrialState.FAIL]
+    assert len(failed) == 1, "exactly the killed worker's trial"
+    reruns = [t for t in ts if t.system_attrs.get("failed_trial") == failed[0].number]
+    assert len(reruns) == 1 and reruns[0].state in FINISHED
+    assert reruns[0].params == failed[0].params
+
+
+def test_sigterm_worker_exits_0_and_the_other_finishes(tmp_path: Path, pg_url: str) -> None:
+    study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=60)
+    staying = start_worker(study, pg_url)
+    leaving = start_worker(study, pg_url)
+    wait_until(lambda: len([t for t in all_trials(pg_url) if t.state == TrialState.RUNNING]) == 2,
+               [staying, leaving], "two running trials")
+    leaving.send_signal(signal.SIGTERM)
+    # Exits after the current epoch (milliseconds here); a generous bound so a loaded
+    # machine does not make this flaky, far below the heartbeat-based 3 s + re-run.
+    code = leaving.wait(timeout=30)
+    err = leaving.stderr.read()
+    assert code == 0, err
+    assert "SIGTERM received" in err and "handed 1 back to the queue" in err
+    assert_clean(finish([staying]))
+    ts = all_trials(pg_url)
+    assert len([t for t in ts if t.state in FINISHED]) == 6
+    assert not [t for t in ts if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    handed_back = [t for t in ts if t.state == TrialState.FAIL]
+    assert len(handed_back) == 1
+    # Its parameters were re-run to completion, never stored as a partial COMPLETE.
+    reruns = [t for t in ts if t.system_attrs.get("failed_trial") == handed_back[0].number]
+    assert len(reruns) == 1 and reruns[0].state in FINISHED
+    assert max(handed_back[0].intermediate_values) < 60
+
+
+def test_worker_survives_its_connection_being_killed(tmp_path: Path, pg_url: str) -> None:
+    """The database kills the worker's backends mid-run (as a restart or a failover
+    would): the worker reconnects and the study finishes with nothing lost."""
+    study = write_study(tmp_path, n_trials=8, dataset="digits", epochs=25)
+    worker = start_worker(study, pg_url)
+    wait_until(lambda: len([t for t in all_trials(pg_url) if t.state in FINISHED]) >= 2,
+               [worker], "two finished trials")
+    before = {t.number: t.value for t in all_trials(pg_url) if t.state in FINISHED}
+    db = sqlalchemy.engine.make_url(pg_url).database
+    admin = sqlalchemy.create_engine(pg_url.replace(f"/{db}", "/test"),
+                                     isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{db}' AND pid <> pg_backend_pid()").scalar()
+    admin.dispose()
+    assert killed >= 1
+    outputs = finish([worker])
+    assert outputs[0][0] == 0, outputs[0][1]
+    ts = all_trials(pg_url)
+    assert len([t for t in ts if t.state in FINISHED]) == 8
+    assert not [t for t in ts if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    after = {t.number: t.value for t in ts}
+    assert all(after[n] == v for n, v in before.items()), "what finished before is kept"
+
+
+def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
+    """Plain Optuna on SQLite pops the same queued trial in two processes now and then
+    (pysqlite runs the SELECT outside the transaction); tuner's storage never does."""
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    from tuner.storage import open_storage
+
+    study = optuna.create_study(study_name="q", storage=open_storage(url, heartbeat=False))
+    for _ in range(200):
+        study.enqueue_trial({})
+    script = (
+        "import sys, optuna\n"
+        "from tuner.storage import open_storage\n"
+        "s = optuna.load_study(study_name='q', storage=open_storage(sys.argv[1], heartbeat=False))\n"
+        "got = []\n"
+        "while (t := s._pop_waiting_trial_id()) is not None: got.append(t)\n"
+        "print(' '.join(map(str, got)))\n")
+    procs = [subprocess.Popen([tuner_cmd()[0], "-c", script, url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    popped = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        popped += out.split()
+    assert len(popped) == 200 and len(set(popped)) == 200
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:1/test", "Connection refused"),
+    ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:5432/no_such_db_tuner", "does not exist"),
+    ("mysql+pymysql://root:pw-XYZ@127.0.0.1:3306/test", "Access denied"),
+    ("mysql+pymysql://root@127.0.0.1:3306/no_such_db_tuner", "Unknown database"),
+])
+def test_unreachable_storage_one_line_exit_2_password_masked(tmp_path: Path, url: str,
+                                                             expected: str) -> None:
+    r = run_tuner("worker", write_study(tmp_path), "--storage", url)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open storage"), lines
+    assert expected in lines[0]
+    assert "pw-XYZ" not in r.stderr + r.stdout
+    if "pw-XYZ" in url:
+        assert "***" in lines[0]
+
+
+def test_password_from_environment_is_never_printed(tmp_path: Path, pg_url: str) -> None:
+    url = pg_url.replace("postgres@", "postgres:hunter2-secret@")  # trust auth accepts it
+    study = write_study(tmp_path, n_trials=2)
+    r = run_tuner("study", "run", study, "-v", env={"TUNER_STORAGE": url})
+    assert r.returncode == 0, r.stderr
+    assert "hunter2-secret" not in r.stderr + r.stdout
+    assert "***" in r.stderr
+    for cmd in (["study", "show", "tiny", "--json"], ["study", "list"]):
+        r = run_tuner(*cmd, env={"TUNER_STORAGE": url})
+        assert r.returncode == 0 and "hunter2-secret" not in r.stdout + r.stderr
+    attrs = json.dumps(optuna.load_study(study_name="tiny", storage=url).user_attrs)
+    assert "hunter2-secret" not in attrs
+
+
+def test_jobs_auto_with_one_core_babysits(tmp_path: Path) -> None:
+    from tuner.data import load_splits
+    from tuner.spec import load_spec
+    from tuner.worker import plan_jobs
+
+    spec = load_spec(write_study(tmp_path, dataset="digits"))
+    splits = load_splits("digits")
+    assert plan_jobs(spec, splits, "auto", cores=1).jobs == 1
+    caviar = plan_jobs(spec, splits, "auto", cores=8)
+    assert caviar.mode == "caviar" and caviar.jobs == 6 and caviar.threads == 1  # 6 trials
+    wide = dataclasses.replace(spec, model=dataclasses.replace(
+        spec.model, hidden=(2048, 2048), batch_size=512))
+    panda = plan_jobs(wide, splits, "auto", cores=8)
+    assert panda.mode == "panda" and panda.jobs == 1 and panda.threads == 8
+    tight = plan_jobs(spec, splits, "auto", cores=8, memory=600 * 2**20)
+    assert tight.jobs == 1 and "memory" in tight.why

@@ -1,0 +1,158 @@
+"""Fingerprints of the data a study trains on and of the hardware it runs on.
+
+Good hyperparameters go stale when either changes, so each study version records both
+and `tuner retune` compares them. The data fingerprint is a content hash of the exact
+arrays the worker sees (all three splits); the hardware fingerprint covers what changes
+which batch size and speed suit a machine. Software versions are recorded beside it for
+information, but an upgrade of numpy is not a new machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from tuner.data import Splits, load_splits
+from tuner.spec import DataSpec, StudySpec
+
+__all__ = ["Fingerprint", "data_fingerprint", "hardware_fingerprint", "short",
+           "software_versions", "study_fingerprints"]
+
+SHORT = 12
+
+
+def short(digest: str) -> str:
+    return digest[:SHORT]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A hash and the components it was computed from, so a person can see what moved."""
+
+    digest: str
+    components: dict[str, Any]
+
+    @property
+    def short(self) -> str:
+        return short(self.digest)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hash": self.digest, "short": self.short, "components": self.components}
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
+    """Content hash of every array of ``splits`` (values, shape, dtype) and the labels."""
+    h = hashlib.blake2b(digest_size=32)
+    components: dict[str, Any] = {
+        "dataset": data.dataset, **dict(data.params),
+        "test_fraction": data.test_fraction, "validation_fraction": data.validation_fraction,
+        "seed": data.seed, "test_seed": data.test_seed,
+    }
+    h.update(json.dumps(components, sort_keys=True).encode())
+    for name, array in splits.arrays().items():
+        a = np.ascontiguousarray(array)
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.data)  # hashes the buffer itself: no copy, ~1 GB/s
+        components[f"{name}_shape"] = list(a.shape)
+    components["dtype"] = str(splits.X_train.dtype)
+    labels = np.unique(np.concatenate([splits.y_train, splits.y_val, splits.y_test]))
+    components["labels"] = [str(c) for c in labels]
+    return Fingerprint(h.hexdigest(), components)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> int:
+    """Total memory in GiB, rounded to a whole number so it does not flicker."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+    return int(round(total / 2**30))
+
+
+def _blas() -> list[str]:
+    from threadpoolctl import threadpool_info
+
+    return sorted({f"{i.get('internal_api')}/{i.get('architecture') or '?'}"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+
+
+def _gpus() -> list[str]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total",
+                              "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+
+def hardware_fingerprint() -> Fingerprint:
+    """What decides which batch size and speed suit this machine.
+
+    With ``TUNER_HARDWARE_LABEL`` set (a node-pool name, say) the label alone is hashed:
+    machines of one class share a study even if their CPU stepping or memory differ a
+    little, and a different label is a different class. The details are still recorded.
+    """
+    components: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "machine": platform.machine(),
+        "logical_cores": os.cpu_count() or 1,
+        "memory_gib": _memory_gib(),
+        "blas": _blas(),
+        "gpus": _gpus(),
+        "label": os.environ.get("TUNER_HARDWARE_LABEL", "").strip(),
+    }
+    hashed = ["label"] if components["label"] else sorted(components)
+    digest = _digest({k: components[k] for k in hashed})
+    components["hashed"] = hashed  # which of the above the hash covers
+    return Fingerprint(digest, components)
+
+
+def software_versions() -> dict[str, str]:
+    """Recorded beside the hardware fingerprint, for information only."""
+    versions = {"python": sys.version.split()[0]}
+    for package in ("numpy", "optuna", "scikit-learn", "tuner"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def study_fingerprints(spec: StudySpec, splits: Splits | None = None) -> dict[str, Any]:
+    """Everything `tuner fingerprint` shows and a study version stores."""
+    if splits is None:
+        splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
+                             **spec.data.loader_kwargs())
+    data = data_fingerprint(splits, spec.data)
+    hardware = hardware_fingerprint()
+    return {"study": spec.name, "data": data.as_dict(), "hardware": hardware.as_dict(),
+            "spec_hash": spec.spec_hash, "spec_short": short(spec.spec_hash),
+            "software": software_versions()}

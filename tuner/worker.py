@@ -1,0 +1,308 @@
+"""Running a study version's trials: in this process, in N local processes, or as one of
+many workers on many machines sharing one storage.
+
+Workers create a trial only while the version holds fewer than its n_trials finished,
+running or queued trials, counted under a per-study lock (`tuner.storage.TunerStorage`),
+so any number of workers together run exactly n_trials. A worker that dies leaves a RUNNING trial whose heartbeat stops; after the grace
+period a surviving worker marks it FAIL and Optuna's retry callback queues its parameters
+again. A worker asked to stop (SIGTERM, SIGINT) ends its trial at the end of the current
+epoch, marks it FAIL and queues it again itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner.data import Splits
+from tuner.errors import TunerError
+from tuner.objective import Interrupted, make_objective, make_pruner
+from tuner.retune import (
+    N_TRIALS_ATTR,
+    Decision,
+    create_version,
+    decide,
+    finished_count,
+    top_up,
+)
+from tuner.space import make_sampler
+from tuner.spec import StudySpec
+from tuner.storage import TRANSIENT_ERRORS, QuotaReached, TunerStorage, retry_trial
+
+__all__ = ["JobsPlan", "StaleVersion", "WorkResult", "plan_jobs", "prepare_version",
+           "run_parallel", "stop_on_signals", "work"]
+
+log = logging.getLogger(__name__)
+
+
+class StaleVersion(TunerError):
+    """The newest version was tuned on other data, hardware or definition."""
+
+
+def prepare_version(storage: TunerStorage, spec: StudySpec, fingerprints: dict[str, Any], *,
+                    file: str | Path, n_trials: int | None = None,
+                    owner: bool = True) -> tuple[str, Decision]:
+    """Create the study's first version, or check that the newest one is still current.
+
+    ``owner`` (``tuner study run``) also queues trials up to ``n_trials`` on an existing
+    version, so an interrupted run resumes; workers only join. Returns the version name.
+    """
+    decision = decide(storage, spec.name, fingerprints)
+    target = n_trials or spec.n_trials
+    if decision.action == "create":
+        study, _ = create_version(storage, spec, fingerprints, decision, n_trials=target)
+        return study.study_name, decision
+    if decision.action == "retune":
+        parts = " and ".join(decision.parts)
+        hint = (" (or set TUNER_HARDWARE_LABEL to share a study across machines of one class)"
+                if "hardware" in decision.parts else "")
+        raise StaleVersion(f"{parts} changed since {decision.newest.name} was tuned "
+                           f"({decision.reason}); run `tuner retune {file}`{hint}")
+    study = optuna.load_study(storage=storage, study_name=decision.target)
+    if study.direction.name.lower() != spec.direction:
+        raise TunerError(f"study {study.study_name!r} in the storage is "
+                         f"{study.direction.name.lower()} but {file} says {spec.direction}")
+    if owner:
+        top_up(study, max(target, study.user_attrs.get(N_TRIALS_ATTR, 0))
+               if n_trials is None else target)
+    return study.study_name, decision
+
+
+@dataclass
+class WorkResult:
+    ran: int = 0            # trials this worker finished (complete or pruned)
+    requeued: int = 0       # trials this worker handed back (interrupted or lost connection)
+    stopped: bool = False   # asked to stop by a signal
+    timed_out: bool = False
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM or SIGINT set ``stop``: the running trial ends after its current epoch.
+
+    A second SIGINT raises KeyboardInterrupt at once, for a user who really means it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.warning("%s received: finishing the current epoch, then stopping",
+                    signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _running(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *,
+         seed: int, stop: threading.Event, timeout_s: float | None = None,
+         on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+         poll_s: float | None = None) -> WorkResult:
+    """Run queued trials of ``version`` until none is WAITING or RUNNING anywhere.
+
+    While other workers still run trials this worker waits, so that if one of them died
+    it is here to re-run that trial once the heartbeat grace period has passed.
+    """
+    study = optuna.load_study(storage=storage, study_name=version,
+                              sampler=make_sampler(spec, seed=seed),
+                              pruner=make_pruner(spec.pruner, spec.model.epochs))
+    objective = make_objective(spec, splits, stop=stop)
+    result = WorkResult()
+    poll_s = poll_s or max(1.0, (storage.heartbeat_interval or 5) / 2)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            result.ran += 1
+        elif trial.state == TrialState.FAIL:
+            retry_trial(study, trial)  # same parameters, queued for any worker
+            result.requeued += 1
+        if on_trial is not None:
+            on_trial(study, trial)
+        if stop.is_set():
+            study.stop()
+
+    storage.enforce_quota = True
+    try:
+        while not stop.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                result.timed_out = True
+                break
+            try:
+                study.optimize(objective, timeout=remaining, callbacks=[after_trial],
+                               catch=(Interrupted, *TRANSIENT_ERRORS))
+                if not stop.is_set():
+                    result.timed_out = True
+                break
+            except QuotaReached:
+                if _running(study) == 0:
+                    break  # nothing queued, nothing running anywhere: the version is done
+                # Others are mid-trial. If one died, its heartbeat goes stale and this
+                # marks it FAIL and queues it again for us to pick up.
+                with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)
+                stop.wait(poll_s)
+            except TRANSIENT_ERRORS as e:
+                log.warning("storage error (%s); retrying in %.0f s",
+                            str(getattr(e, "orig", e)).splitlines()[0][:200], poll_s)
+                stop.wait(poll_s)
+    finally:
+        storage.enforce_quota = False
+    result.stopped = stop.is_set()
+    return result
+
+
+# --- how many trials at once: caviar or panda ----------------------------------------
+
+@dataclass(frozen=True)
+class JobsPlan:
+    jobs: int          # trials run at once (one process each)
+    threads: int       # BLAS threads per process
+    mode: str          # "caviar" (many models at once) or "panda" (babysit one)
+    why: str
+
+    def describe(self) -> str:
+        return (f"{self.jobs} parallel trial{'s' * (self.jobs > 1)} x {self.threads} BLAS "
+                f"thread{'s' * (self.threads > 1)} ({self.mode}): {self.why}")
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+# Below this many floating-point operations per mini-batch step, BLAS threads spend more
+# time synchronising than computing, so parallel single-threaded trials win.
+PANDA_FLOPS_PER_STEP = 200e6
+
+
+def plan_jobs(spec: StudySpec, splits: Splits, requested: int | str, *,
+              cores: int | None = None, memory: int | None = None) -> JobsPlan:
+    """Decide how many trials to run at once and how many BLAS threads each gets."""
+    cores = cores or _available_cores()
+    if requested != "auto":
+        n = int(requested)
+        return JobsPlan(n, max(1, cores // n), "caviar" if n > 1 else "panda",
+                        f"--jobs {n} requested; {cores} cores")
+    memory = memory or _available_memory()
+    widest = max(spec.model.hidden)
+    for p in spec.search:
+        if p.name == "units" and p.high:
+            widest = max(widest, int(p.high))
+        if p.name == "hidden" and p.choices:
+            widest = max(widest, *(max(c) for c in p.choices))
+    batch = max([spec.model.batch_size] + [int(p.high or 0) for p in spec.search
+                                          if p.name == "batch_size"])
+    layers = [splits.n_features, *([widest] * len(spec.model.hidden)), splits.n_classes]
+    flops = 6 * batch * sum(a * b for a, b in zip(layers, layers[1:]))  # fwd + 2 bwd GEMMs
+    itemsize = 4 if spec.model.dtype == "float32" else 8
+    data_bytes = sum(a.nbytes for a in splits.arrays().values())
+    per_trial = 200 * 2**20 + 3 * data_bytes + 8 * batch * sum(layers) * itemsize
+    fit_in_memory = max(1, int(0.5 * memory // per_trial))
+    if cores == 1:
+        return JobsPlan(1, 1, "panda", "1 core: babysit one trial at a time")
+    if flops >= PANDA_FLOPS_PER_STEP:
+        return JobsPlan(1, cores, "panda", f"{cores} cores, large model "
+                        f"({flops / 1e6:.0f} MFLOP per step): BLAS threads use the cores well")
+    jobs = max(1, min(cores, spec.n_trials, fit_in_memory))
+    limit = " (memory-bound)" if jobs == fit_in_memory and jobs < cores else ""
+    return JobsPlan(jobs, max(1, cores // jobs), "caviar",
+                    f"{cores} cores, small model ({flops / 1e6:.1f} MFLOP per step): "
+                    f"parallel trials use the cores better than BLAS threads{limit}")
+
+
+def blas_env(threads: int) -> dict[str, str]:
+    """Environment that caps every BLAS/OpenMP pool of a child process at ``threads``."""
+    value = str(threads)
+    return {k: value for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                               "NUMEXPR_NUM_THREADS")}
+
+
+def run_parallel(file: str | Path, storage_url: str, plan: JobsPlan, *, seed: int | None,
+                 sampler: str | None, stop: threading.Event, timeout_s: float | None,
+                 poll: Callable[[], None], verbosity: list[str]) -> int:
+    """Start ``plan.jobs`` `tuner worker` processes on the same version; wait for them.
+
+    ``poll`` is called about once a second (progress). A stop request is passed on to the
+    workers as SIGTERM; each finishes its epoch and hands its trial back.
+    """
+    procs = []
+    env = {**os.environ, **blas_env(plan.threads), "TUNER_STORAGE": storage_url}
+    for index in range(plan.jobs):
+        cmd = [sys.executable, "-m", "tuner", *verbosity, "worker", str(file),
+               "--worker-index", str(index)]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        if sampler is not None:
+            cmd += ["--sampler", sampler]
+        if timeout_s is not None:
+            cmd += ["--timeout", str(timeout_s)]
+        # Own process group: a terminal's Ctrl-C reaches the parent, which relays it once.
+        procs.append(subprocess.Popen(cmd, env=env, start_new_session=True))
+    relayed = False
+    try:
+        while any(p.poll() is None for p in procs):
+            if stop.is_set() and not relayed:
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGTERM)
+                relayed = True
+            poll()
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait()
+    poll()
+    # A worker that our SIGTERM caught before its handler was installed died of it: that
+    # is the stop we asked for, not a failure.
+    failed = [p.returncode for p in procs
+              if p.returncode != 0 and not (relayed and p.returncode == -signal.SIGTERM)]
+    return (failed[0] if failed[0] > 0 else 1) if failed else 0
+
+
+def finished(storage: TunerStorage, version: str) -> int:
+    return finished_count(optuna.load_study(storage=storage, study_name=version))
