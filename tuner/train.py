@@ -1,0 +1,482 @@
+"""The tuned model itself: retrain the best trial, score it on the held-out test split,
+save it, attach it to its trial as Optuna artifacts, and predict with it.
+
+Trials train on the training split and are ranked on the validation split; the test
+split is carved off before either and no trial ever sees it. `train_best` retrains the
+best trial's parameters on train + validation (same epochs, same seed) and scores the
+test split once, so the gap between the trial's validation score and the test score
+shows how much tuning flattered the validation split.
+
+A model is two files: ``model.npz`` (every array `predict` needs, the float64 scaler
+included, read with ``allow_pickle=False``) and ``model.json`` beside it (where the model
+comes from and how good it is, for people).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner.data import Splits, load_splits
+from tuner.errors import TunerError
+from tuner.fingerprint import short, study_fingerprints
+from tuner.mlp import DivergedError, MLPClassifierBN, ModelFormatError
+from tuner.objective import model_params
+from tuner.retune import ATTR, Version, chain
+from tuner.space import to_course
+from tuner.spec import StudySpec
+from tuner.storage import default_artifact_dir
+
+__all__ = [
+    "CARD_FORMAT", "CSVError", "NothingToTrain", "TrainError", "TrainedModel", "card_path",
+    "load_model", "predict_csv", "predict_raw", "read_csv", "select_best", "train_best",
+    "upload_model",
+]
+
+CARD_FORMAT = "tuner.model-card"
+SCALER_KEYS = ("scaler_mean", "scaler_scale")
+MODEL_ATTR = "tuner:model"  # study user attribute: the last model trained from the version
+
+METRIC_TEXT = {
+    "val_accuracy": "accuracy: the fraction of rows whose predicted class is the true "
+                    "class (higher is better)",
+    "val_loss": "loss: the mean cross-entropy of the predicted class probabilities "
+                "(lower is better)",
+}
+
+
+class TrainError(TunerError):
+    """The best trial cannot be retrained as asked."""
+
+
+class NothingToTrain(TrainError):
+    """The study (version) has no complete trial yet."""
+
+
+class CSVError(TunerError):
+    """A CSV file whose rows cannot be fed to the model."""
+
+
+# --- choosing the trial -------------------------------------------------------------------
+
+def _version_number(name: str, text: str) -> int:
+    """``v2``, ``2``, ``NAME/v2`` or ``NAME`` (version 1) -> 2 / 1."""
+    raw = text.strip()
+    if raw == name:
+        return 1
+    if raw.startswith(name + "/"):
+        raw = raw[len(name) + 1:]
+    raw = raw[1:] if raw[:1] in ("v", "V") else raw
+    if not raw.isdigit() or int(raw) < 1:
+        raise TrainError(f"--version {text!r}: expected v1, v2, ... (or {name}/v2)")
+    return int(raw)
+
+
+def _has_complete(storage: RDBStorage, name: str) -> bool:
+    study = optuna.load_study(storage=storage, study_name=name)
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def select_best(storage: RDBStorage, spec: StudySpec, version: str | None = None, *,
+                file: str | Path | None = None) -> tuple[Version, optuna.Study, FrozenTrial]:
+    """The best complete trial of the newest version of ``spec``'s chain, or of
+    ``version`` (``v2``, ``2`` or ``NAME/v2``).
+
+    Raises:
+        NothingToTrain: no version yet, or the version has no complete trial.
+        TrainError: no such version.
+    """
+    run = f"run `tuner study run {file or spec.path}` first"
+    versions = chain(storage, spec.name)
+    if not versions:
+        raise NothingToTrain(f"nothing to train yet: {run} (no study {spec.name!r} in this "
+                             "storage)")
+    if version is None:
+        chosen = versions[-1]
+    else:
+        number = _version_number(spec.name, version)
+        by_number = {v.version: v for v in versions}
+        if number not in by_number:
+            known = ", ".join(f"v{v.version}" for v in versions)
+            raise TrainError(f"{spec.name} has no version v{number}; it has {known}")
+        chosen = by_number[number]
+    study = optuna.load_study(storage=storage, study_name=chosen.name)
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        older = [v for v in versions
+                 if v.version < chosen.version and _has_complete(storage, v.name)]
+        hint = f"; {older[-1].name} has one: --version v{older[-1].version}" if older else ""
+        raise NothingToTrain(f"nothing to train yet: {run} ({chosen.name} has no complete "
+                             f"trial{hint})")
+    return chosen, study, study.best_trial
+
+
+def _check_same_data(chosen: Version, fingerprints: dict[str, Any], file: str | Path) -> None:
+    """Refuse to retrain on data or a definition other than the version was tuned on: its
+    validation score would not be comparable with the test score (a new test split could
+    even hold rows the trials trained on)."""
+    now = {"data": fingerprints["data"]["hash"], "definition": fingerprints["spec_hash"]}
+    moved = [(part, str(chosen.attrs.get(ATTR[part]))[:12], short(now[part]))
+             for part in now if chosen.attrs.get(ATTR[part]) != now[part]]
+    if moved:
+        what = "; ".join(f"{part} {old} -> {new}" for part, old, new in moved)
+        raise TrainError(f"{' and '.join(p for p, _, _ in moved)} changed since "
+                         f"{chosen.name} was tuned ({what}): its scores would not be "
+                         f"comparable; run `tuner retune {file}` and train the new version")
+
+
+# --- training -------------------------------------------------------------------------------
+
+def _scores(clf: MLPClassifierBN, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Accuracy and mean cross-entropy, as the trials' `val_accuracy` / `val_loss`."""
+    proba = clf.predict_proba(X)
+    index = np.searchsorted(clf.classes_, y)
+    picked = proba[np.arange(len(y)), index].astype(np.float64)
+    with np.errstate(divide="ignore"):
+        loss = float(-np.mean(np.log(picked)))
+    accuracy = float(np.mean(clf.classes_[proba.argmax(axis=1)] == y))
+    return {"accuracy": accuracy, "loss": loss}
+
+
+def card_path(model_path: str | Path) -> Path:
+    """``model.npz`` -> ``model.json``, beside it."""
+    return Path(model_path).with_suffix(".json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What `train_best` made: the model, its card, where both went."""
+
+    model: MLPClassifierBN
+    card: dict[str, Any]
+    model_path: Path
+    card_path: Path
+    artifacts: dict[str, str] = field(default_factory=dict)  # file name -> artifact id
+    artifact_dir: Path | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: validation vs test, so an over-tuned validation score shows at once."""
+        c = self.card
+        what = c["metric"].removeprefix("val_")
+        gap = c["test_score"] - c["validation_score"]
+        return (f"{c['version']} trial {c['trial']}: validation {what} "
+                f"{c['validation_score']:.4f} vs test {what} {c['test_score']:.4f} "
+                f"({gap:+.4f}; {c['data']['test_rows']} held-out rows)")
+
+
+def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "model.npz",
+               version: str | None = None, splits: Splits | None = None,
+               artifact_dir: str | Path | None = None, upload: bool = True,
+               file: str | Path | None = None) -> TrainedModel:
+    """Retrain the best trial of ``spec``'s newest (or named) version on train +
+    validation, score the test split, write ``output`` and its card, and (``upload``)
+    attach both to the trial as Optuna artifacts in ``artifact_dir`` (default:
+    `tuner.storage.default_artifact_dir` of the storage).
+
+    Both files are written to temporary names and renamed at the end: a failure leaves
+    any earlier model where it was.
+    """
+    file = file or spec.path
+    output = Path(output)
+    json_path = card_path(output)
+    if output.suffix.lower() == ".json":
+        raise TrainError(f"-o {output}: the model file must not end in .json ({json_path} "
+                         "is its card); use e.g. model.npz")
+    if not output.parent.is_dir():
+        raise TrainError(f"-o {output}: folder {output.parent} does not exist")
+
+    chosen, study, trial = select_best(storage, spec, version, file=file)
+    if splits is None:
+        splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
+                             **spec.data.loader_kwargs())
+    if splits.scaler is None:
+        raise TrainError("these splits carry no fitted scaler: load them with "
+                         "tuner.data.load_splits")
+    fingerprints = study_fingerprints(spec, splits)
+    _check_same_data(chosen, fingerprints, file)
+
+    values = to_course(trial.params, spec.search)
+    kwargs = model_params(spec, values)
+    clf = MLPClassifierBN(**kwargs)
+    X = np.concatenate([splits.X_train, splits.X_val])
+    y = np.concatenate([splits.y_train, splits.y_val])
+    try:
+        clf.fit(X, y)  # no X_val: the test split is scored once, below, and never fitted on
+    except DivergedError as e:
+        raise TrainError(f"retraining trial {trial.number} of {chosen.name} on train + "
+                         f"validation diverged in epoch {e.epoch}: train another version "
+                         "or pick parameters with `--version`") from e
+    test = _scores(clf, splits.X_test, splits.y_test)
+    metric = spec.metric
+    what = metric.removeprefix("val_")
+
+    card: dict[str, Any] = {
+        "format": CARD_FORMAT,
+        "format_version": 1,
+        "study": spec.name,
+        "version": chosen.name,
+        "version_number": chosen.version,
+        "trial": trial.number,
+        "direction": study.direction.name.lower(),
+        "metric": metric,
+        "metric_description": (
+            f"{METRIC_TEXT.get(metric, metric)}. validation_score: what trial "
+            f"{trial.number} reached on the validation split, trained on the training "
+            f"split. test_score: this model's {what} on the held-out test split, which no "
+            "trial saw, trained on training + validation with the same parameters and "
+            "epochs."),
+        "validation_score": float(trial.value),
+        "test_score": test[what],
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "params": {k: _jsonable(v) for k, v in values.items()},
+        "optuna_params": trial.params,
+        "model_params": {k: _jsonable(v) for k, v in kwargs.items()},
+        "data": {
+            "dataset": spec.data.dataset,
+            "n_features": splits.n_features,
+            "classes": [_jsonable(c) for c in clf.classes_],
+            "trained_rows": int(len(y)),
+            "test_rows": int(len(splits.y_test)),
+            "test_fraction": spec.data.test_fraction,
+            "validation_fraction": spec.data.validation_fraction,
+            "seed": spec.data.seed,
+            "test_seed": spec.data.test_seed,
+        },
+        "fingerprints": {
+            "data": fingerprints["data"]["hash"],
+            "definition": fingerprints["spec_hash"],
+            "hardware_tuned": chosen.attrs.get(ATTR["hardware"]),
+            "hardware_trained": fingerprints["hardware"]["hash"],
+        },
+        "software": fingerprints["software"],
+        "study_file": str(file),
+        "model_file": output.name,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+    scaler = splits.scaler
+    tmp_model = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    tmp_card = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
+    try:
+        clf.save(tmp_model, scaler_mean=np.asarray(scaler.mean_, dtype=np.float64),
+                 scaler_scale=np.asarray(scaler.scale_, dtype=np.float64))
+        card["model_sha256"] = _sha256(tmp_model)
+        tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp_model, output)
+        os.replace(tmp_card, json_path)
+    finally:
+        for tmp in (tmp_model, tmp_card):
+            tmp.unlink(missing_ok=True)
+
+    artifacts: dict[str, str] = {}
+    folder = None
+    if upload:
+        folder = (default_artifact_dir(storage.url) if artifact_dir is None
+                  else Path(artifact_dir).expanduser().resolve())
+        artifacts = upload_model(storage, trial, [output, json_path], folder)
+        study.set_user_attr(MODEL_ATTR, {
+            "trial": trial.number, "metric": metric,
+            "validation_score": card["validation_score"], "test_score": card["test_score"],
+            "artifacts": artifacts, "model_sha256": card["model_sha256"],
+            "created_at": card["created_at"],
+        })
+    return TrainedModel(clf, card, output, json_path, artifacts, folder)
+
+
+# --- artifacts ------------------------------------------------------------------------------
+
+class _FinishedTrialAttrs:
+    """The one storage method `optuna.artifacts.upload_artifact` calls for a trial, made
+    to work on a finished trial.
+
+    upload_artifact records an artifact's metadata as a system attribute of the trial,
+    and Optuna's storages refuse any change to a finished trial (UpdateFinishedTrialError).
+    A model is trained after tuning, so its trial is always finished. This writes the
+    attribute row exactly as RDBStorage does (same table, same JSON encoding), so
+    `optuna.artifacts.get_all_artifact_meta` and optuna-dashboard read it like any other.
+    """
+
+    def __init__(self, storage: RDBStorage) -> None:
+        self._storage = storage
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        from optuna.storages._rdb.models import TrialSystemAttributeModel
+
+        table = TrialSystemAttributeModel.__table__
+        with self._storage.engine.begin() as conn:
+            conn.execute(table.insert().values(trial_id=trial_id, key=key,
+                                               value_json=json.dumps(value)))
+
+
+def upload_model(storage: RDBStorage, trial: FrozenTrial,
+                 paths: list[Path], artifact_dir: Path) -> dict[str, str]:
+    """Upload ``paths`` to a `FileSystemArtifactStore` in ``artifact_dir``, attached to
+    ``trial``; returns {file name: artifact id}.
+
+    Each call uploads new copies: a model retrained later is a new artifact, and the
+    earlier ones stay listed with their own ids.
+    """
+    from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+    try:
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainError(f"cannot create the artifact folder {artifact_dir}: {e.strerror}; "
+                         "pass --artifacts DIR") from e
+    if not os.access(artifact_dir, os.W_OK):
+        raise TrainError(f"artifact folder {artifact_dir} is not writable; pass --artifacts DIR")
+    store = FileSystemArtifactStore(artifact_dir)
+    writer: Any = _FinishedTrialAttrs(storage)  # all upload_artifact needs of a storage
+    return {path.name: upload_artifact(artifact_store=store, file_path=str(path),
+                                       study_or_trial=trial, storage=writer)
+            for path in paths}
+
+
+# --- predicting -----------------------------------------------------------------------------
+
+def load_model(path: str | Path) -> MLPClassifierBN:
+    """A model written by `tuner train`, read without ever unpickling anything.
+
+    Raises:
+        ModelFormatError: not a tuner model, one from a newer tuner, or one without the
+            scaler `predict` needs.
+    """
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        # Checked first: numpy's own message for a non-npz file suggests loading it with
+        # pickle enabled, which is the last thing to do with a file of unknown origin.
+        raise ModelFormatError(f"{path} is not a tuner model file (not an npz archive): "
+                               "pass the model.npz written by `tuner train`")
+    try:
+        clf = MLPClassifierBN.load(path)
+    except ModelFormatError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, EOFError, OSError,
+            zipfile.BadZipFile) as e:
+        # A damaged or foreign npz: object arrays (refused by allow_pickle=False),
+        # missing or misshapen arrays, metadata that is not what `save` writes.
+        raise ModelFormatError(f"{path} is not a tuner model file ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''})") from e
+    extra = getattr(clf, "extra_", {})
+    missing = [k for k in SCALER_KEYS if k not in extra]
+    if missing:
+        raise ModelFormatError(f"{path} holds a model but no scaler ({', '.join(missing)}): "
+                               "`tuner predict` takes raw rows and needs the scaler that "
+                               "`tuner train` saves")
+    for key in SCALER_KEYS:
+        a = extra[key]
+        if a.shape != (clf.n_features_in_,) or a.dtype.kind != "f":
+            raise ModelFormatError(f"{path}: {key} has shape {a.shape} and dtype {a.dtype}; "
+                                   f"expected ({clf.n_features_in_},) floats")
+    return clf
+
+
+def _cell(text: str, row: int, column: int, where: str) -> float:
+    cell = text.strip()
+    if not cell:
+        raise CSVError(f"{where}: row {row}, column {column}: empty cell")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise CSVError(f"{where}: row {row}, column {column}: {cell[:40]!r} is not a "
+                       "number") from None
+    if math.isnan(value):
+        raise CSVError(f"{where}: row {row}, column {column}: NaN is not a feature value")
+    if math.isinf(value):
+        raise CSVError(f"{where}: row {row}, column {column}: {cell!r} is not a finite "
+                       "number")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_csv(path: str | Path, n_features: int) -> np.ndarray:
+    """Rows of raw feature values, shape (rows, n_features), float64.
+
+    A first row in which no cell is a number is a header and is skipped; blank lines are
+    skipped. Rows are numbered as lines of the file (the header is row 1), columns from 1.
+
+    Raises:
+        CSVError: a row with the wrong number of cells, an empty, non-numeric, NaN or
+            infinite cell, or no data row at all (the message names the row and column).
+    """
+    path = Path(path)
+    where = str(path)
+    rows: list[list[float]] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            first = True
+            for cells in reader:
+                row = reader.line_num
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # a blank line
+                if first:
+                    first = False
+                    if not any(_is_number(c) for c in cells):
+                        if len(cells) != n_features:
+                            raise CSVError(f"{where}: row {row} (header) has {len(cells)} "
+                                           f"columns; the model takes {n_features} features")
+                        continue
+                if len(cells) != n_features:
+                    raise CSVError(f"{where}: row {row} has {len(cells)} columns; the model "
+                                   f"takes {n_features} features, in training order")
+                rows.append([_cell(c, row, j, where) for j, c in enumerate(cells, 1)])
+    except UnicodeDecodeError as e:
+        raise CSVError(f"{where}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise CSVError(f"{where}: row {reader.line_num}: {e}") from None
+    except OSError as e:
+        raise CSVError(f"{where}: {e.strerror or e}") from None
+    if not rows:
+        raise CSVError(f"{where}: no data rows")
+    return np.array(rows, dtype=np.float64)
+
+
+def predict_raw(clf: MLPClassifierBN, X_raw: np.ndarray) -> np.ndarray:
+    """Labels for raw (unscaled) rows, scaled exactly as the training rows were."""
+    X = (np.asarray(X_raw, dtype=np.float64) - clf.extra_["scaler_mean"]) \
+        / clf.extra_["scaler_scale"]
+    return clf.predict(X)
+
+
+def predict_csv(model: str | Path, data: str | Path) -> np.ndarray:
+    """Predicted labels, one per data row of the CSV ``data``, by the model file ``model``."""
+    clf = load_model(model)
+    return predict_raw(clf, read_csv(data, clf.n_features_in_))
