@@ -694,11 +694,14 @@ def schedule_cmd(cron: str, files: tuple[Path, ...], storage: str | None,
     """
     from tuner.schedule import check_cron, run_schedule
     from tuner.spec import load_spec
+    from tuner.storage import resolve_storage_url
     from tuner.worker import stop_on_signals
 
     check_cron(cron)
     for file in files:
-        load_spec(file)  # a typo in a path or a file is bad input now, not at 03:00
+        spec = load_spec(file)  # a typo in a path or a file is bad input now, not at 03:00
+        # Likewise a storage TUNER_REQUIRE_STORAGE=1 refuses (the Docker stack's scheduler).
+        resolve_storage_url(storage, spec.storage)
     _remember_storage_secret(storage)
     stop = threading.Event()
     with stop_on_signals(stop):

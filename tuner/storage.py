@@ -141,8 +141,20 @@ class TunerStorage(RDBStorage):
 
 
 def resolve_storage_url(option: str | None, from_spec: str | None = None) -> str:
-    """First found wins: ``--storage``, ``TUNER_STORAGE``, [study] storage, the default."""
-    return option or os.environ.get("TUNER_STORAGE") or from_spec or DEFAULT_STORAGE
+    """First found wins: ``--storage``, ``TUNER_STORAGE``, [study] storage, the default.
+
+    With ``TUNER_REQUIRE_STORAGE=1`` (set by docker/compose.yaml and docker/k8s/) only the
+    first two count: in a container the default SQLite file, or one a study file names,
+    would silently die with the container, so a missing ``TUNER_STORAGE`` is an error.
+    """
+    url = option or os.environ.get("TUNER_STORAGE")
+    if not url and os.environ.get("TUNER_REQUIRE_STORAGE", "").strip() not in ("", "0"):
+        state = "empty" if "TUNER_STORAGE" in os.environ else "not set"
+        raise StorageError(f"TUNER_STORAGE is {state} and TUNER_REQUIRE_STORAGE=1 refuses the "
+                           f"{DEFAULT_STORAGE} fallback (a file inside the container): set "
+                           "it, e.g. TUNER_STORAGE=postgresql+psycopg2://tuner:PASSWORD@db:5432/"
+                           "tuner in docker/.env (copy docker/.env.example), or pass --storage")
+    return url or from_spec or DEFAULT_STORAGE
 
 
 def mask_url(url: str) -> str:
