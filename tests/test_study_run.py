@@ -249,3 +249,12 @@ def test_quiet_prints_nothing_on_success(tmp_path: Path, sqlite_url: str) -> Non
                   "-q")
     assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
 
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "studies")
+                                        .glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_study_file_runs_as_it_is(path: Path, sqlite_url: str) -> None:
+    r = invoke("study", "run", path, "--storage", sqlite_url, "--n-trials", "2")
+    assert r.exit_code == 0, r.output
+    name = path.read_text().split('name = "')[1].split('"')[0]
+    assert len(finished(trials(sqlite_url, name))) == 2
