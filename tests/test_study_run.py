@@ -142,6 +142,12 @@ def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url
                                       "--jobs", jobs),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_trials(sqlite_url, "tiny", 1, proc)
+    # ... and until a trial is well inside its epochs, so the signal lands mid-trial.
+    for _ in range(600):
+        if any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
+               for t in trials(sqlite_url, "tiny")):
+            break
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
