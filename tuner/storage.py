@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import random
@@ -88,20 +89,26 @@ class TunerStorage(RDBStorage):
         if template_trial is not None or not self.enforce_quota:
             return super()._create_new_trial(study_id, template_trial)
         with self._study_lock(study_id):
-            target = self.get_study_user_attrs(study_id).get(N_TRIALS_ATTR)
-            if target is None or self._count_live(study_id) >= target:
+            target, live = self._quota(study_id)
+            if target is None or live >= target:
                 raise QuotaReached()
             return super()._create_new_trial(study_id, template_trial)
 
-    def _count_live(self, study_id: int) -> int:
-        from optuna.storages._rdb.models import TrialModel
+    def _quota(self, study_id: int) -> tuple[int | None, int]:
+        """(the study's ``tuner:n_trials``, its finished + running + queued trials), read
+        in one query on a connection of its own, opened after the lock: it sees every
+        commit before it."""
+        from optuna.storages._rdb.models import StudyUserAttributeModel, TrialModel
 
-        query = (sqlalchemy.select(sqlalchemy.func.count(TrialModel.trial_id))
-                 .where(TrialModel.study_id == study_id)
-                 .where(TrialModel.state.in_(_LIVE)))
-        # A connection of its own, opened after the lock: it sees every commit before it.
+        target = (sqlalchemy.select(StudyUserAttributeModel.value_json)
+                  .where(StudyUserAttributeModel.study_id == study_id)
+                  .where(StudyUserAttributeModel.key == N_TRIALS_ATTR).scalar_subquery())
+        live = (sqlalchemy.select(sqlalchemy.func.count(TrialModel.trial_id))
+                .where(TrialModel.study_id == study_id)
+                .where(TrialModel.state.in_(_LIVE)).scalar_subquery())
         with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar())
+            raw, count = conn.execute(sqlalchemy.select(target, live)).one()
+        return (None if raw is None else int(json.loads(raw))), int(count)
 
     @contextmanager
     def _study_lock(self, study_id: int) -> Iterator[None]:
