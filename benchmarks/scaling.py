@@ -7,7 +7,7 @@ measured two ways: from the trials' own timestamps (first start to last finish: 
 steady state) and from the wall clock around the processes (including their start-up).
 Writes benchmarks/results/scaling.md.
 
-    python benchmarks/scaling.py [--trials 16] [--epochs 6] [--quick]
+    python benchmarks/scaling.py [--trials 24] [--epochs 30] [--quick]
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def fresh_pg() -> tuple[str, callable]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.md")

@@ -133,7 +133,7 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                               pruner=make_pruner(spec.pruner, spec.model.epochs))
     objective = make_objective(spec, splits, stop=stop)
     result = WorkResult()
-    poll_s = poll_s or max(1.0, (storage.heartbeat_interval or 5) / 2)
+    poll_s = poll_s or 1.0  # how soon a waiting worker notices the last trial ended
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
