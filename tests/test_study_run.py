@@ -264,3 +264,14 @@ def test_every_shipped_study_file_runs_as_it_is(path: Path, sqlite_url: str) -> 
     assert r.exit_code == 0, r.output
     name = path.read_text().split('name = "')[1].split('"')[0]
     assert len(finished(trials(sqlite_url, name))) == 2
+
+
+@pytest.mark.parametrize("args", [["study", "list"], ["study", "show", "tiny"],
+                                  ["study", "best", "tiny"], ["study", "report", "tiny"]])
+def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path,
+                                                          args: list[str]) -> None:
+    typo = tmp_path / "tunr.db"
+    r = invoke(*args, "--storage", f"sqlite:///{typo}")
+    assert r.exit_code == 2
+    assert f"no database at {typo}" in r.output
+    assert not typo.exists()

@@ -456,7 +456,7 @@ def study_list(storage: str | None, as_json: bool) -> None:
     """Every study in the storage, with its version, trial counts and best value."""
     import optuna
 
-    storage_obj = _open(_storage(storage), heartbeat=False)
+    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
     rows = []
     for s in sorted(optuna.get_all_study_summaries(storage_obj, include_best_trial=True),
                     key=lambda s: s.study_name):
@@ -489,7 +489,7 @@ def study_show(name: str, storage: str | None, as_json: bool) -> None:
     and the version chain of study NAME (its newest version, or NAME/vK)."""
     from tuner.retune import ATTR, chain
 
-    storage_obj = _open(_storage(storage), heartbeat=False)
+    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
     s = _resolve_study(storage_obj, name)
     attrs = s.user_attrs
     counts = _counts(s)
@@ -531,7 +531,7 @@ def study_best(name: str, storage: str | None, as_json: bool) -> None:
     """The best trial of study NAME: value and parameters in course notation."""
     from optuna.trial import TrialState
 
-    storage_obj = _open(_storage(storage), heartbeat=False)
+    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
     s = _resolve_study(storage_obj, name)
     if not s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise TunerError(f"study {s.study_name!r} has no complete trial yet")
@@ -751,7 +751,13 @@ def train_cmd(file: Path, best: bool, version: str | None, output: Path,
     from tuner.train import train_best
 
     spec = _load(file)
-    storage_obj = _open(_storage(storage, spec.storage), heartbeat=False)
+    from tuner.storage import NoDatabase
+
+    try:
+        storage_obj = _open(_storage(storage, spec.storage), heartbeat=False, create=False)
+    except NoDatabase as e:
+        raise TunerError(f"nothing to train yet: run `tuner study run {file}` first ({e})"
+                         ) from None
     result = train_best(storage_obj, spec, output=output, version=version, file=file,
                         artifact_dir=artifacts, upload=not no_upload)
     if as_json:
@@ -879,7 +885,7 @@ def study_report(name: str, output: Path, png_dir: Path | None, evaluator: str,
     from tuner.report import build_report
 
     url = _storage(storage)
-    storage_obj = _open(url, heartbeat=False)
+    storage_obj = _open(url, heartbeat=False, create=False)
     s = _resolve_study(storage_obj, name)
     result = build_report(storage_obj, s, output, png_dir=png_dir, evaluator=evaluator,
                           storage_url=url)
@@ -909,7 +915,7 @@ def study_importance(name: str, evaluator: str, storage: str | None, as_json: bo
     """
     from tuner.report import param_importance
 
-    storage_obj = _open(_storage(storage), heartbeat=False)
+    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
     s = _resolve_study(storage_obj, name)
     imp = param_importance(s, evaluator)
     if not imp.n_trials:

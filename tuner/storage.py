@@ -62,6 +62,10 @@ class StorageError(TunerError):
     """A storage URL that is malformed or cannot be reached."""
 
 
+class NoDatabase(StorageError):
+    """A SQLite file that a command which only reads was pointed at does not exist."""
+
+
 class QuotaReached(Exception):
     """The version already has its n_trials (finished, running or queued): start no more."""
 
@@ -252,15 +256,21 @@ def _engine_kwargs(parsed: sqlalchemy.engine.URL) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_recycle": 1800, "connect_args": connect_timeout}
 
 
-def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = True
-                 ) -> TunerStorage:
+def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = True,
+                 create: bool = True) -> TunerStorage:
     """Open (creating its tables if needed) the Optuna storage at ``url``.
 
     A database that refuses connections is retried with exponential backoff for up to
     ``wait_s`` seconds (default ``TUNER_CONNECT_TIMEOUT`` or 30). Several processes
     opening a fresh database at once race to create the tables; the losers retry.
+    With ``create=False`` (commands that only read) a SQLite file that does not exist is
+    an error, not a new empty database: a typo in a path should not look like "no studies".
     """
     parsed = _check_url(url)
+    if not create and parsed.get_backend_name() == "sqlite" and \
+            not Path(parsed.database).expanduser().exists():
+        raise NoDatabase(f"no database at {parsed.database}: check --storage or "
+                           "TUNER_STORAGE, or run `tuner study run FILE` first")
     if wait_s is None:
         wait_s = float(_env_int("TUNER_CONNECT_TIMEOUT", 30))
     interval, grace = heartbeat_settings()
