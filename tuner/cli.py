@@ -219,7 +219,7 @@ file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type
 
 
 def _progress(total: int, done: int, label: str):
-    hidden = _state["quiet"] or not sys.stderr.isatty()
+    hidden = _state["quiet"] or not (sys.stderr.isatty() and sys.stdout.isatty())
     bar = click.progressbar(length=total, label=label, hidden=hidden, file=sys.stderr,
                             show_pos=True, item_show_func=lambda best: best)
     bar.update(min(done, total))
