@@ -93,12 +93,17 @@ def run_tuner(*args: str, env: dict[str, str] | None = None, timeout: float = 30
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-def _service_missing(what: str, error: Exception) -> None:
-    message = (f"{what} is not reachable ({str(error).splitlines()[0]}); start it or point "
-               f"{'TUNER_TEST_PG' if 'Postgre' in what else 'TUNER_TEST_MYSQL'} at one")
+def missing(message: str) -> None:
+    """Something a test needs is not on this machine: skip, saying how to get it; with
+    TUNER_REQUIRE_SERVICES=1 (set by .ci/run) fail instead, since CI must run it."""
     if os.environ.get("TUNER_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (TUNER_REQUIRE_SERVICES=1: required here)")
     pytest.skip(message)
+
+
+def _service_missing(what: str, error: Exception) -> None:
+    missing(f"{what} is not reachable ({str(error).splitlines()[0]}); start it or point "
+            f"{'TUNER_TEST_PG' if 'Postgre' in what else 'TUNER_TEST_MYSQL'} at one")
 
 
 def _fresh_database(admin_url: str, what: str) -> Iterator[str]:
