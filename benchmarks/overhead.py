@@ -32,7 +32,8 @@ from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN
 from tuner.spec import load_spec
 from tuner.storage import open_storage
-from tuner.worker import prepare_version, work
+from tuner.versions import prepare_version
+from tuner.worker import work
 
 HERE = Path(__file__).resolve().parent
 STUDY = """

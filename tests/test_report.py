@@ -73,7 +73,7 @@ def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     """rt (v1, this machine) and rt/v2 (re-tuned after the hardware label changed)."""
     from tuner.data import load_splits
     from tuner.fingerprint import study_fingerprints
-    from tuner.retune import create_version, decide
+    from tuner.versions import create_version, decide
     from tuner.spec import load_spec
     from tuner.storage import open_storage
     from tuner.worker import work
@@ -322,7 +322,7 @@ def test_empty_study_gets_a_report_that_says_so(tmp_path: Path, sqlite_url: str)
     from tuner.fingerprint import study_fingerprints
     from tuner.spec import load_spec
     from tuner.storage import open_storage
-    from tuner.worker import prepare_version
+    from tuner.versions import prepare_version
 
     # A version created (fingerprints, budget) on which no trial has run yet.
     file = write_study(tmp_path, name="empty", n_trials=4)

@@ -12,23 +12,17 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy
+from conftest import invoke, run_tuner, tuner_cmd, write_study
 from optuna.trial import TrialState
 from sklearn.datasets import load_iris
 
 import tuner.data
-from conftest import invoke, run_tuner, tuner_cmd, write_study
-from tuner.retune import (
-    ATTR,
-    N_TRIALS_ATTR,
-    Decision,
-    best_params,
-    create_version,
-    decide,
-    fit_to_space,
-    retune_file,
-)
+from tuner.keys import ATTR
+from tuner.keys import N_TRIALS as N_TRIALS_ATTR
+from tuner.retune import retune_file
 from tuner.spec import load_spec
 from tuner.storage import open_storage
+from tuner.versions import Decision, best_params, create_version, decide, fit_to_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 

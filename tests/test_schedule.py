@@ -130,7 +130,7 @@ def test_an_error_in_one_study_does_not_stop_the_others(tmp_path: Path, sqlite_u
     for run in (d[:5], d[5:9]):
         assert run[0].startswith(f"error: {foreign}: study 'foreign' in this storage was not "
                                  "created by tuner")
-        assert run[1] == f"error: {broken}: unexpected RuntimeError: disk on fire"
+        assert run[1] == f"error: {broken}: unexpected error: RuntimeError: disk on fire"
         assert run[2] == f"error: {gone}: no such study file"
     assert d[3].startswith("good: no version yet: created good")
     assert d[8].startswith("good: up to date (good, 2 of 2 trials finished")

@@ -17,17 +17,17 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import numpy as np
 import optuna
 import pytest
+from conftest import invoke, run_tuner, write_study
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 from sklearn.model_selection import train_test_split
 
-from conftest import invoke, run_tuner, write_study
 from tuner.data import Splits, load_splits, load_xy
 from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN
-from tuner.retune import Decision, chain, create_version
 from tuner.spec import StudySpec, load_spec
 from tuner.storage import open_storage
 from tuner.train import MODEL_ATTR, train_best
+from tuner.versions import Decision, chain, create_version
 
 CARD_KEYS = {"study", "version", "version_number", "trial", "params", "optuna_params",
              "fingerprints", "validation_score", "test_score", "software", "metric",
@@ -369,7 +369,7 @@ def test_nothing_to_train(tmp_path: Path, sqlite_url: str) -> None:
         f"error: nothing to train yet: run `tuner study run {file}` first")
 
     # a version whose trials are all still queued
-    from tuner.worker import prepare_version
+    from tuner.versions import prepare_version
 
     spec = load_spec(file)
     prepare_version(open_storage(sqlite_url), spec, study_fingerprints(spec), file=file)

@@ -7,57 +7,72 @@ one line and exit code 1 (the traceback with -v). A password in a URL is never p
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tuner import __version__
-from tuner.errors import TunerError
+from tuner.errors import TunerError, error_line, exit_code
 
 # Heavy imports (optuna, numpy, sklearn) happen inside the commands, so that `--help`
 # and bad-input errors answer at once.
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-_state = {"verbose": 0, "quiet": False, "secrets": set()}
+
+
+# --- one invocation's settings, in click's context object ----------------------------------
+
+@dataclass
+class CliState:
+    """-v/-q and the passwords to mask, for one invocation (``ctx.obj`` of the root)."""
+
+    verbose: int = 0
+    quiet: bool = False
+    secrets: set[str] = field(default_factory=set)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def remember(self, url: str) -> None:
+        """Mask the password of ``url`` in everything printed from now on."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(url).password
+        except Exception:
+            return
+        if password:
+            self.secrets.add(str(password))
+
+
+def _state(ctx: click.Context | None = None) -> CliState:
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:  # outside any command (a library caller): defaults
+        return CliState()
+    return ctx.find_root().ensure_object(CliState)
 
 
 # --- output -----------------------------------------------------------------------------
 
-def _scrub(text: str) -> str:
-    for secret in _state["secrets"]:
-        text = text.replace(secret, "***")
-    return text
-
-
 def info(message: str) -> None:
     """A progress or status line for people (stderr; silent with -q)."""
-    if not _state["quiet"]:
-        click.echo(_scrub(message), err=True)
+    state = _state()
+    if not state.quiet:
+        click.echo(state.scrub(message), err=True)
 
 
 def out(message: str) -> None:
     """The command's result (stdout)."""
-    click.echo(_scrub(message))
-
-
-def _remember_secret(url: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    try:
-        password = make_url(url).password
-    except Exception:
-        return
-    if password:
-        _state["secrets"].add(str(password))
+    click.echo(_state().scrub(message))
 
 
 class _DropInterrupted(logging.Filter):
@@ -69,7 +84,28 @@ class _DropInterrupted(logging.Filter):
         return "Interrupted(" not in message and not message.endswith("failed with value None.")
 
 
-def _setup_logging() -> None:
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged, not when the handler
+    was made (a second CLI call in one process may have another stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+_DROP_INTERRUPTED = _DropInterrupted()
+
+
+def _setup_logging(state: CliState) -> None:
+    """Log levels from this invocation's -v/-q. Handlers and filters are added once per
+    process; the levels are set on every call, so one call never inherits another's."""
     import warnings
 
     import optuna
@@ -78,16 +114,17 @@ def _setup_logging() -> None:
     # "experimental" notice about them is not news to a user.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-    level = {0: logging.WARNING, 1: logging.INFO}.get(_state["verbose"], logging.DEBUG)
-    if _state["quiet"]:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
+    if state.quiet:
         level = logging.ERROR
     optuna.logging.set_verbosity(level)
     optuna.logging.disable_propagation()
     for handler in logging.getLogger("optuna").handlers:
-        handler.addFilter(_DropInterrupted())
+        if _DROP_INTERRUPTED not in handler.filters:
+            handler.addFilter(_DROP_INTERRUPTED)
     root = logging.getLogger("tuner")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
                                                "%Y-%m-%d %H:%M:%S"))
         root.addHandler(handler)
@@ -97,16 +134,18 @@ def _setup_logging() -> None:
 # --- shared options ---------------------------------------------------------------------
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    _state["verbose"] = max(_state["verbose"], value)
+    state = _state(ctx)
+    state.verbose = max(state.verbose, value)  # -v before and after the command add up
     return value
 
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    _state["quiet"] = _state["quiet"] or value
+    state = _state(ctx)
+    state.quiet = state.quiet or value
     return value
 
 
-def verbosity(f: Callable) -> Callable:
+def verbosity(f: Any) -> Any:
     """-v/-q on every command, so they may follow the command as well as precede it."""
     f = click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True,
                      callback=_set_quiet, help="Only errors and the result itself.")(f)
@@ -125,46 +164,97 @@ def _storage(option: str | None, from_spec: str | None = None) -> str:
     from tuner.storage import resolve_storage_url
 
     url = resolve_storage_url(option, from_spec)
-    _remember_secret(url)
+    _state().remember(url)
     return url
 
 
-def _open(url: str, **kwargs: Any):
+def _open_reading(option: str | None):
+    """The storage a read-only command looks at (a missing SQLite file is an error)."""
     from tuner.storage import open_storage
 
-    return open_storage(url, **kwargs)
+    return open_storage(_storage(option), heartbeat=False, create=False)
+
+
+def _remember_storage_secret(storage: str | None) -> None:
+    import os
+
+    for url in (storage, os.environ.get("TUNER_STORAGE")):
+        if url:
+            _state().remember(url)
+
+
+def _json_out(obj: Any) -> None:
+    out(json.dumps(obj, indent=2, default=str))
+
+
+class _Bar:
+    """A `tuner.run.Progress` drawn by click on stderr; hidden with -q or unless both
+    stdout and stderr are terminals."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, label: str, total: int, done: int) -> None:
+        self.close()
+        hidden = _state().quiet or not (sys.stderr.isatty() and sys.stdout.isatty())
+        self.bar = click.progressbar(length=total, label=label, hidden=hidden,
+                                     file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda best: best)
+        self.bar.update(min(done, total))
+        self.bar.render_progress()
+
+    def advance(self, n: int, text: str) -> None:
+        if self.bar is not None and not self.bar.hidden:
+            self.bar.update(n, text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
 
 
 # --- the group --------------------------------------------------------------------------
 
+class TunerCommand(click.Command):
+    """Sets logging up from -v/-q once every level's options are parsed."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _setup_logging(_state(ctx))
+        return super().invoke(ctx)
+
+
 class TunerGroup(click.Group):
     """Turns every error into one line and the right exit code."""
+
+    command_class = TunerCommand
+    group_class = type  # subgroups are TunerGroups too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except TunerError as e:
-            _fail(str(e), 2)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except Exception as e:  # an unexpected error: still one line unless -v
-            if _state["verbose"]:
-                click.echo(_scrub(traceback.format_exc()), err=True)
-            _fail(f"unexpected error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                  + ("" if _state["verbose"] else " (run with -v for the traceback)"), 1)
+            _fail(ctx, "interrupted", 130)
+        except Exception as e:  # noqa: BLE001 - every error ends as one line
+            state = _state(ctx)
+            unexpected = not isinstance(e, TunerError)
+            if unexpected and state.verbose:
+                click.echo(state.scrub(traceback.format_exc()), err=True)
+            hint = " (run with -v for the traceback)" if unexpected and not state.verbose else ""
+            _fail(ctx, error_line(e) + hint, exit_code(e))
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(_scrub(f"error: {message}"), err=True)
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(_state(ctx).scrub(f"error: {message}"), err=True)
     sys.exit(code)
 
 
 @click.group(cls=TunerGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="tuner")
 @verbosity
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Hyperparameter tuning on Optuna, from a study file.
 
     \b
@@ -176,32 +266,16 @@ def cli() -> None:
     Every command that touches a storage takes --storage URL (default sqlite:///tuner.db,
     or $TUNER_STORAGE).
     """
-    _setup_logging()
+    _state(ctx)
 
 
-@cli.group(cls=TunerGroup)
+@cli.group()
 @verbosity
 def study() -> None:
     """Run and inspect studies."""
-    _setup_logging()
 
 
 # --- study run / worker -------------------------------------------------------------------
-
-def _load(file: Path, *, sampler: str | None = None, seed: int | None = None,
-          n_trials: int | None = None):
-    from tuner.spec import load_spec
-
-    spec = load_spec(file)
-    if sampler is not None or seed is not None:
-        spec = dataclasses.replace(spec, sampler=dataclasses.replace(
-            spec.sampler, **({"name": sampler, "options": ()} if sampler and
-                             sampler != spec.sampler.name else {}),
-            **({"seed": seed} if seed is not None else {})))
-    if n_trials is not None:
-        spec = dataclasses.replace(spec, n_trials=n_trials)
-    return spec
-
 
 def _jobs(ctx: click.Context, _param: click.Parameter, value: str) -> int | str:
     if value == "auto":
@@ -216,89 +290,6 @@ def _jobs(ctx: click.Context, _param: click.Parameter, value: str) -> int | str:
 
 
 file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-
-
-def _progress(total: int, done: int, label: str):
-    hidden = _state["quiet"] or not (sys.stderr.isatty() and sys.stdout.isatty())
-    bar = click.progressbar(length=total, label=label, hidden=hidden, file=sys.stderr,
-                            show_pos=True, item_show_func=lambda best: best)
-    bar.update(min(done, total))
-    return bar
-
-
-def _best_text(study) -> str:
-    from optuna.trial import TrialState
-
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return "no complete trial yet"
-    return f"best {study.best_value:.4f}"
-
-
-def _counts(study) -> dict[str, int]:
-    from tuner.objective import DIVERGED
-
-    counts = {"complete": 0, "pruned": 0, "diverged": 0, "failed": 0, "running": 0,
-              "waiting": 0}
-    for t in study.get_trials(deepcopy=False):
-        state = t.state.name.lower()
-        if state == "pruned" and t.user_attrs.get(DIVERGED):
-            counts["diverged"] += 1
-        elif state == "fail":
-            counts["failed"] += 1
-        else:
-            counts[state] += 1
-    return counts
-
-
-def _summary_line(study, spec_metric: str) -> str:
-    c = _counts(study)
-    finished = c["complete"] + c["pruned"] + c["diverged"]
-    parts = [f"{finished} trials finished ({c['complete']} complete, {c['pruned']} pruned, "
-             f"{c['diverged']} diverged)"]
-    if c["failed"]:
-        parts.append(f"{c['failed']} failed and re-queued")
-    if c["complete"]:
-        from tuner.space import to_course
-
-        best = study.best_trial
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in to_course(best.params).items())
-        parts.append(f"best {spec_metric} {best.value:.4f} (trial {best.number}: {params})")
-    return "; ".join(parts)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, tuple):
-        return "x".join(map(str, v))
-    return str(v)
-
-
-def _worker_seed(base: int, index: int | None) -> int:
-    if index is not None:
-        return base + index
-    # A worker started on its own, anywhere: the same seed on every worker would propose
-    # duplicate parameters, so mix in what tells this process apart.
-    import socket
-    import zlib
-
-    return (base + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())) % 2**31
-
-
-def _prepare(file: Path, storage: str | None, *, sampler=None, seed=None, n_trials=None,
-             owner: bool):
-    from tuner.data import load_splits
-    from tuner.fingerprint import study_fingerprints
-    from tuner.worker import prepare_version
-
-    spec = _load(file, sampler=sampler, seed=seed, n_trials=n_trials)
-    url = _storage(storage, spec.storage)
-    splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
-                         **spec.data.loader_kwargs())
-    storage_obj = _open(url)
-    version, decision = prepare_version(storage_obj, spec, study_fingerprints(spec, splits),
-                                        file=file, n_trials=n_trials, owner=owner)
-    return spec, url, splits, storage_obj, version, decision
 
 
 @study.command("run")
@@ -325,57 +316,18 @@ def study_run(file: Path, storage: str | None, n_trials: int | None, timeout: fl
     with exactly n_trials finished trials. If the data, the hardware or the file's
     definition changed since the version was tuned, this says so: run `tuner retune FILE`.
     """
-    import optuna
+    from tuner.run import run_study, verbosity_flags
+    from tuner.worker import stop_on_signals
 
-    from tuner.retune import N_TRIALS_ATTR, finished_count
-    from tuner.storage import mask_url
-    from tuner.worker import plan_jobs, run_parallel, stop_on_signals, work
-
+    state = _state()
     stop = threading.Event()
     with stop_on_signals(stop):
-        spec, url, splits, storage_obj, version, decision = _prepare(
-            file, storage, sampler=sampler, seed=seed, n_trials=n_trials, owner=True)
-        study_obj = optuna.load_study(storage=storage_obj, study_name=version)
-        target = int(study_obj.user_attrs.get(N_TRIALS_ATTR, spec.n_trials))
-        done = finished_count(study_obj)
-        info(f"{version}: {'created' if decision.action == 'create' else 'resuming'} on "
-             f"{mask_url(url)}, {done} of {target} trials finished")
-        plan = plan_jobs(spec, splits, jobs)
-        if jobs == "auto":
-            info(f"--jobs auto: {plan.describe()}")
-        with _progress(target, done, version) as bar:
-            if plan.jobs == 1:
-                def on_trial(study_, _trial) -> None:
-                    if not bar.hidden:
-                        bar.update(1, _best_text(study_))
-
-                result = work(storage_obj, spec, splits, version, seed=spec.sampler.seed,
-                              stop=stop, timeout_s=timeout or spec.timeout_s,
-                              on_trial=on_trial)
-                code, timed_out = 0, result.timed_out
-            else:
-                position = [done]
-
-                def poll() -> None:
-                    now = finished_count(study_obj)
-                    if now > position[0] and not bar.hidden:
-                        bar.update(now - position[0], _best_text(study_obj))
-                    position[0] = max(position[0], now)
-
-                flags = ["-q"] if _state["quiet"] else ["-v"] * _state["verbose"]
-                code = run_parallel(file, url, plan, seed=spec.sampler.seed, sampler=sampler,
-                                    stop=stop, timeout_s=timeout or spec.timeout_s, poll=poll,
-                                    verbosity=flags)
-                timed_out = False
-    stopped = stop.is_set()
-    done = finished_count(study_obj)
-    if stopped or timed_out or done < target:
-        why = "stopped" if stopped else "timeout" if timed_out else "incomplete"
-        info(f"{why}: {done} of {target} trials finished in {version}; run the same "
-             "command to resume")
-    info(f"{version}: {_summary_line(study_obj, spec.metric)}")
-    if code:
-        sys.exit(code)
+        result = run_study(file, storage, n_trials=n_trials, timeout=timeout, jobs=jobs,
+                           sampler=sampler, seed=seed, stop=stop, emit=info,
+                           progress=_Bar(), on_url=state.remember,
+                           worker_flags=verbosity_flags(state.verbose, state.quiet))
+    if result.exit_code:
+        sys.exit(result.exit_code)
 
 
 @cli.command("worker")
@@ -396,57 +348,18 @@ def worker_cmd(file: Path, storage: str | None, timeout: float | None,
     then exits 0. Start as many as you like, on as many machines, against one PostgreSQL
     or MySQL URL. SIGTERM/SIGINT: finish the epoch, hand the trial back, exit 0.
     """
-    from tuner.worker import stop_on_signals, work
+    from tuner.run import run_worker
+    from tuner.worker import stop_on_signals
 
     stop = threading.Event()
     # Handlers first: a SIGTERM while the data loads must still end in a clean exit.
     with stop_on_signals(stop):
-        spec, url, splits, storage_obj, version, _ = _prepare(
-            file, storage, sampler=sampler, seed=seed, owner=False)
-        result = work(storage_obj, spec, splits, version,
-                      seed=_worker_seed(spec.sampler.seed, worker_index), stop=stop,
-                      timeout_s=timeout or spec.timeout_s)
-    how = "stopped" if result.stopped else "timeout" if result.timed_out else "done"
-    info(f"worker {os.getpid()} {how}: ran {result.ran} trials of {version}"
-         + (f", handed {result.requeued} back to the queue" if result.requeued else ""))
+        result = run_worker(file, storage, timeout=timeout, worker_index=worker_index,
+                            seed=seed, sampler=sampler, stop=stop, on_url=_state().remember)
+    info(result.message)
 
 
 # --- inspecting ---------------------------------------------------------------------------
-
-def _resolve_study(storage_obj, name: str):
-    """The study ``name`` names, for reading: NAME is a chain's newest version, NAME/vK
-    (NAME/v1 included: it is stored as NAME) one version; a study tuner did not create
-    can be looked at too."""
-    import optuna
-
-    from tuner.retune import newest_version
-
-    names = optuna.get_all_study_names(storage_obj)
-    base, sep, number = name.rpartition("/v")
-    if sep and number == "1" and name not in names and base in names:
-        name = base
-    elif name not in names:
-        known = ", ".join(sorted(names)) or "none"
-        raise TunerError(f"no study named {name!r} in this storage; known: {known}")
-    study = optuna.load_study(storage=storage_obj, study_name=name)
-    if "tuner:version" in study.user_attrs and not sep:
-        newest = newest_version(storage_obj, name)
-        if newest is not None and newest.name != name:
-            study = optuna.load_study(storage=storage_obj, study_name=newest.name)
-    return study
-
-
-def _json_out(obj: Any) -> None:
-    out(json.dumps(obj, indent=2, default=str))
-
-
-def _trial_dict(trial) -> dict[str, Any]:
-    from tuner.space import to_course
-
-    return {"number": trial.number, "state": trial.state.name, "value": trial.value,
-            "params": to_course(trial.params), "optuna_params": trial.params,
-            "user_attrs": trial.user_attrs}
-
 
 @study.command("list")
 @storage_option
@@ -454,29 +367,15 @@ def _trial_dict(trial) -> dict[str, Any]:
 @verbosity
 def study_list(storage: str | None, as_json: bool) -> None:
     """Every study in the storage, with its version, trial counts and best value."""
-    import optuna
+    from tuner.study import list_studies, study_table
 
-    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
-    rows = []
-    for s in sorted(optuna.get_all_study_summaries(storage_obj, include_best_trial=True),
-                    key=lambda s: s.study_name):
-        rows.append({"name": s.study_name, "version": s.user_attrs.get("tuner:version"),
-                     "direction": s.direction.name.lower(), "n_trials": s.n_trials,
-                     "best_value": s.best_trial.value if s.best_trial else None,
-                     "reason": s.user_attrs.get("tuner:reason")})
+    rows = list_studies(_open_reading(storage))
     if as_json:
         _json_out(rows)
-        return
-    if not rows:
+    elif not rows:
         info("no studies in this storage yet: run `tuner study run FILE`")
-        return
-    width = max(len(r["name"]) for r in rows)
-    out(f"{'STUDY':<{width}}  VERSION  TRIALS  BEST      DIRECTION")
-    for r in rows:
-        best = "-" if r["best_value"] is None else f"{r['best_value']:.4f}"
-        version = "-" if r["version"] is None else str(r["version"])
-        out(f"{r['name']:<{width}}  {version:<7}  {r['n_trials']:<6}  {best:<8}  "
-            f"{r['direction']}")
+    else:
+        out(study_table(rows))
 
 
 @study.command("show")
@@ -487,39 +386,12 @@ def study_list(storage: str | None, as_json: bool) -> None:
 def study_show(name: str, storage: str | None, as_json: bool) -> None:
     """Counts by state, the best trial (alpha, beta in course notation), the fingerprints
     and the version chain of study NAME (its newest version, or NAME/vK)."""
-    from tuner.retune import ATTR, chain
+    from tuner.study import show_study, show_text
+    from tuner.versions import resolve_study
 
-    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
-    s = _resolve_study(storage_obj, name)
-    attrs = s.user_attrs
-    counts = _counts(s)
-    best = None
-    if counts["complete"]:
-        best = _trial_dict(s.best_trial)
-    base = s.study_name.split("/v")[0]
-    versions = [v.name for v in chain(storage_obj, base)] if "tuner:version" in attrs else []
-    report = {"study": s.study_name, "direction": s.direction.name.lower(), "counts": counts,
-              "best": best, "versions": versions,
-              **{key: attrs.get(attr) for key, attr in ATTR.items()},
-              "n_trials": attrs.get("tuner:n_trials"),
-              "fingerprint_components": attrs.get("tuner:fingerprints")}
-    if as_json:
-        _json_out(report)
-        return
-    out(f"study      {s.study_name} ({report['direction']})")
-    if versions:
-        out(f"versions   {' -> '.join(versions)}")
-    out("trials     " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    if best:
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in best["params"].items())
-        out(f"best       trial {best['number']}: value {best['value']:.4f}; {params}")
-    else:
-        out("best       no complete trial yet")
-    if report["data"]:
-        out(f"data       {report['data'][:12]}")
-        out(f"hardware   {report['hardware'][:12]}")
-        out(f"definition {report['definition'][:12]}")
-        out(f"reason     {report['reason']}")
+    storage_obj = _open_reading(storage)
+    report = show_study(storage_obj, resolve_study(storage_obj, name))
+    out(json.dumps(report, indent=2, default=str) if as_json else show_text(report))
 
 
 @study.command("best")
@@ -529,19 +401,12 @@ def study_show(name: str, storage: str | None, as_json: bool) -> None:
 @verbosity
 def study_best(name: str, storage: str | None, as_json: bool) -> None:
     """The best trial of study NAME: value and parameters in course notation."""
-    from optuna.trial import TrialState
+    from tuner.study import best_text_lines, best_trial
+    from tuner.versions import resolve_study
 
-    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
-    s = _resolve_study(storage_obj, name)
-    if not s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise TunerError(f"study {s.study_name!r} has no complete trial yet")
-    best = {"study": s.study_name, **_trial_dict(s.best_trial)}
-    if as_json:
-        _json_out(best)
-        return
-    out(f"{s.study_name}: trial {best['number']}, value {best['value']:.6g}")
-    for k, v in best["params"].items():
-        out(f"  {k} = {_fmt(v)}")
+    storage_obj = _open_reading(storage)
+    best = best_trial(resolve_study(storage_obj, name))
+    out(json.dumps(best, indent=2, default=str) if as_json else best_text_lines(best))
 
 
 @cli.command("fingerprint")
@@ -550,62 +415,17 @@ def study_best(name: str, storage: str | None, as_json: bool) -> None:
 @verbosity
 def fingerprint_cmd(file: Path, as_json: bool) -> None:
     """The data and hardware fingerprints of the study in FILE, with their components."""
-    from tuner.fingerprint import study_fingerprints
+    from tuner.fingerprint import fingerprint_text, study_fingerprints
+    from tuner.spec import load_spec
 
-    spec = _load(file)
-    fp = study_fingerprints(spec)
-    if as_json:
-        _json_out(fp)
-        return
-    out(f"study      {fp['study']}")
-    out(f"definition {fp['spec_short']}")
-    for part in ("data", "hardware"):
-        out(f"{part:<10} {fp[part]['short']}")
-        for k, v in fp[part]["components"].items():
-            out(f"  {k}: {v}")
-    out("software (recorded, not part of the hardware fingerprint): "
-        + ", ".join(f"{k} {v}" for k, v in fp["software"].items()))
+    fp = study_fingerprints(load_spec(file))
+    out(json.dumps(fp, indent=2, default=str) if as_json else fingerprint_text(fp))
 
 
 # --- retune / schedule -------------------------------------------------------------------
 
 files_argument = click.argument("files", nargs=-1, required=True,
                                 type=click.Path(dir_okay=False, path_type=Path))
-
-
-class _RetuneProgress:
-    """A progress bar for the version a retune runs (hidden unless stderr is a terminal).
-
-    Passed as ``emit`` and ``on_trial``: a line to print first closes the bar."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self.emit, self.bar, self.version = emit, None, None
-
-    def __call__(self, line: str) -> None:
-        self.close()
-        self.emit(line)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
-            self.bar, self.version = None, None
-
-    def on_trial(self, study_obj, _trial) -> None:
-        from tuner.retune import N_TRIALS_ATTR, finished_count
-
-        if self.version != study_obj.study_name:
-            self.close()
-            total = int(study_obj.user_attrs.get(N_TRIALS_ATTR, 0)) or 1
-            self.bar = _progress(total, finished_count(study_obj), study_obj.study_name)
-            self.version = study_obj.study_name
-        elif not self.bar.hidden:
-            self.bar.update(1, _best_text(study_obj))
-
-
-def _remember_storage_secret(storage: str | None) -> None:
-    for url in (storage, os.environ.get("TUNER_STORAGE")):
-        if url:
-            _remember_secret(url)
 
 
 @cli.command("retune")
@@ -635,44 +455,40 @@ def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_ru
     second joins it as a worker. Set TUNER_HARDWARE_LABEL (e.g. a node-pool name) on
     machines that should share one study.
     """
-    from tuner.retune import retune_file
+    from tuner.retune import retune_files
+    from tuner.run import VersionProgress
     from tuner.worker import stop_on_signals
 
     _remember_storage_secret(storage)
-    lines = _RetuneProgress(info if as_json else out)
+    state = _state()
+    tracker = VersionProgress(_Bar())
+    say = info if as_json else out
+
+    def emit(line: str) -> None:
+        tracker.close()  # a line to print first closes the bar
+        say(line)
+
+    def on_error(e: BaseException, line: str) -> None:
+        tracker.close()
+        if not isinstance(e, TunerError) and state.verbose:
+            click.echo(state.scrub(traceback.format_exc()), err=True)
+        click.echo(state.scrub(f"error: {line}"), err=True)
+
     stop = threading.Event()
-    results: list[dict[str, Any]] = []
-    code = 0
     with stop_on_signals(stop):
-        for file in files:
-            if stop.is_set():
-                break
-            try:
-                result = retune_file(file, storage, force=force, dry_run=dry_run, stop=stop,
-                                     emit=lines, on_trial=lines.on_trial)
-                results.append(result.as_dict())
-            except Exception as e:
-                lines.close()
-                if len(files) == 1 and not as_json:
-                    raise  # one line and the exit code, from the group
-                unexpected = not isinstance(e, TunerError)
-                message = str(e)
-                if unexpected:
-                    first = message.splitlines()[0] if message else ""
-                    message = f"unexpected error: {type(e).__name__}: {first}"
-                if unexpected and _state["verbose"]:
-                    click.echo(_scrub(traceback.format_exc()), err=True)
-                if not message.startswith(str(file)):
-                    message = f"{file}: {message}"
-                click.echo(_scrub(f"error: {message}"), err=True)
-                results.append({"file": str(file), "error": message})
-                code = max(code, 1 if unexpected else 2)
-            finally:
-                lines.close()
+        try:
+            # One file: its error is the command's (one line and the exit code, from the
+            # group); several: each file's error is reported and the others go on.
+            batch = retune_files(files, storage, force=force, dry_run=dry_run, stop=stop,
+                                 emit=emit, on_trial=tracker.on_trial,
+                                 on_error=None if len(files) == 1 and not as_json
+                                 else on_error)
+        finally:
+            tracker.close()
     if as_json:
-        _json_out(results)
-    if code:
-        sys.exit(code)
+        _json_out(batch.results)
+    if batch.exit_code:
+        sys.exit(batch.exit_code)
 
 
 @cli.command("schedule")
@@ -706,7 +522,7 @@ def schedule_cmd(cron: str, files: tuple[Path, ...], storage: str | None,
     stop = threading.Event()
     with stop_on_signals(stop):
         run_schedule(cron, files, storage=storage, run_now=run_now, stop=stop, emit=out,
-                     verbose=bool(_state["verbose"]))
+                     verbose=bool(_state().verbose))
 
 
 # --- train / predict ----------------------------------------------------------------------
@@ -748,23 +564,12 @@ def train_cmd(file: Path, best: bool, version: str | None, output: Path,
     Optuna artifacts, so `tuner dashboard` with the same artifact folder serves them.
     Use the model with `tuner predict model.npz data.csv`.
     """
-    from tuner.train import train_best
+    from tuner.train import train_file
 
-    spec = _load(file)
-    from tuner.storage import NoDatabase
-
-    try:
-        storage_obj = _open(_storage(storage, spec.storage), heartbeat=False, create=False)
-    except NoDatabase as e:
-        raise TunerError(f"nothing to train yet: run `tuner study run {file}` first ({e})"
-                         ) from None
-    result = train_best(storage_obj, spec, output=output, version=version, file=file,
-                        artifact_dir=artifacts, upload=not no_upload)
+    result = train_file(file, storage, output=output, version=version, artifact_dir=artifacts,
+                        upload=not no_upload, on_url=_state().remember)
     if as_json:
-        _json_out({**result.card, "model_path": str(result.model_path),
-                   "card_path": str(result.card_path), "artifacts": result.artifacts,
-                   "artifact_dir": None if result.artifact_dir is None
-                   else str(result.artifact_dir)})
+        _json_out(result.as_dict())
     else:
         out(result.summary)
     info(f"wrote {result.model_path} and {result.card_path}")
@@ -791,6 +596,7 @@ def predict_cmd(model: Path, data: Path, output: Path | None) -> None:
     cell, is reported as one line naming the row (as numbered in the file) and the
     column, and nothing is written.
     """
+    from tuner.files import atomic_write
     from tuner.train import predict_csv
 
     labels = predict_csv(model, data)
@@ -800,12 +606,7 @@ def predict_cmd(model: Path, data: Path, output: Path | None) -> None:
         return
     if not output.parent.is_dir():
         raise TunerError(f"-o {output}: folder {output.parent} does not exist")
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(output, text)
     info(f"wrote {len(labels)} labels to {output}")
 
 
@@ -883,10 +684,12 @@ def study_report(name: str, output: Path, png_dir: Path | None, evaluator: str,
     with no network, as a CI artifact or an e-mail attachment.
     """
     from tuner.report import build_report
+    from tuner.storage import open_storage
+    from tuner.versions import resolve_study
 
     url = _storage(storage)
-    storage_obj = _open(url, heartbeat=False, create=False)
-    s = _resolve_study(storage_obj, name)
+    storage_obj = open_storage(url, heartbeat=False, create=False)
+    s = resolve_study(storage_obj, name)
     result = build_report(storage_obj, s, output, png_dir=png_dir, evaluator=evaluator,
                           storage_url=url)
     data = result.data
@@ -914,9 +717,11 @@ def study_importance(name: str, evaluator: str, storage: str | None, as_json: bo
     and is judged, as 1 - beta on a log scale.
     """
     from tuner.report import param_importance
+    from tuner.study import importance_table
+    from tuner.versions import resolve_study
 
-    storage_obj = _open(_storage(storage), heartbeat=False, create=False)
-    s = _resolve_study(storage_obj, name)
+    storage_obj = _open_reading(storage)
+    s = resolve_study(storage_obj, name)
     imp = param_importance(s, evaluator)
     if not imp.n_trials:
         raise TunerError(f"study {s.study_name!r} has no complete trial yet: nothing to rank")
@@ -927,12 +732,8 @@ def study_importance(name: str, evaluator: str, storage: str | None, as_json: bo
     if imp.note:
         info(f"note: {imp.note}")
     rows = imp.rows()
-    if not rows:
-        return
-    width = max(len("PARAMETER"), *(len(label) for _, label, _ in rows))
-    out(f"{'PARAMETER':<{width}}  IMPORTANCE")
-    for _, label, value in rows:
-        out(f"{label:<{width}}  {value:>10.3f}  {'#' * round(value * 30)}")
+    if rows:
+        out(importance_table(rows))
 
 
 def main() -> None:

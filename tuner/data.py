@@ -18,10 +18,13 @@ from tuner.errors import TunerError
 if TYPE_CHECKING:
     from sklearn.preprocessing import StandardScaler
 
+    from tuner.spec import StudySpec
+
 # scikit-learn is imported where data is loaded, not here: every command reads study
 # files through this module, and `--help` or a status query should not wait ~1 s for it.
 
-__all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy"]
+__all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy",
+           "spec_splits"]
 
 
 class DataError(TunerError, ValueError):
@@ -173,3 +176,8 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
         scaler=scaler,
     )
 
+
+
+def spec_splits(spec: StudySpec) -> Splits:
+    """The splits a study file's trials train and score on: its [data] and [model] dtype."""
+    return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())

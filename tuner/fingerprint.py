@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tuner.data import Splits, load_splits
+from tuner.data import Splits, spec_splits
 from tuner.spec import DataSpec, StudySpec
 
 __all__ = ["Fingerprint", "data_fingerprint", "hardware_fingerprint", "short",
@@ -149,10 +149,20 @@ def software_versions() -> dict[str, str]:
 def study_fingerprints(spec: StudySpec, splits: Splits | None = None) -> dict[str, Any]:
     """Everything `tuner fingerprint` shows and a study version stores."""
     if splits is None:
-        splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
-                             **spec.data.loader_kwargs())
+        splits = spec_splits(spec)
     data = data_fingerprint(splits, spec.data)
     hardware = hardware_fingerprint()
     return {"study": spec.name, "data": data.as_dict(), "hardware": hardware.as_dict(),
             "spec_hash": spec.spec_hash, "spec_short": short(spec.spec_hash),
             "software": software_versions()}
+
+
+def fingerprint_text(fp: dict[str, Any]) -> str:
+    """`study_fingerprints` for people: each hash with what it was computed from."""
+    lines = [f"study      {fp['study']}", f"definition {fp['spec_short']}"]
+    for part in ("data", "hardware"):
+        lines.append(f"{part:<10} {fp[part]['short']}")
+        lines += [f"  {k}: {v}" for k, v in fp[part]["components"].items()]
+    lines.append("software (recorded, not part of the hardware fingerprint): "
+                 + ", ".join(f"{k} {v}" for k, v in fp["software"].items()))
+    return "\n".join(lines)

@@ -14,17 +14,15 @@ from typing import Any
 
 import optuna
 
+from tuner import keys
 from tuner.data import Splits
 from tuner.errors import TunerError
 from tuner.mlp import DivergedError, MLPClassifierBN
 from tuner.space import suggest
 from tuner.spec import PrunerSpec, StudySpec
 
-__all__ = ["DIVERGED", "Interrupted", "make_objective", "make_pruner", "model_params"]
+__all__ = ["Interrupted", "make_objective", "make_pruner", "model_params"]
 
-DIVERGED = "tuner:diverged"
-DIVERGED_EPOCH = "tuner:diverged_epoch"
-INTERRUPTED = "tuner:interrupted"
 
 
 class Interrupted(TunerError):
@@ -105,11 +103,11 @@ def make_objective(spec: StudySpec, splits: Splits, *,
         except DivergedError as e:
             # Stored as PRUNED, never FAIL and never a NaN value: it counts toward
             # n_trials, and TPE ranks pruned trials below every complete one.
-            trial.set_user_attr(DIVERGED, True)
-            trial.set_user_attr(DIVERGED_EPOCH, int(e.epoch))
+            trial.set_user_attr(keys.DIVERGED, True)
+            trial.set_user_attr(keys.DIVERGED_EPOCH, int(e.epoch))
             raise optuna.TrialPruned(f"diverged at epoch {e.epoch}") from e
         finally:
-            trial.set_user_attr("tuner:train_seconds", round(time.perf_counter() - started, 4))
+            trial.set_user_attr(keys.TRAIN_SECONDS, round(time.perf_counter() - started, 4))
         if why_stopped == ["interrupted"]:
             raise Interrupted(f"trial {trial.number} interrupted at epoch {last['epoch']}")
         if why_stopped == ["pruned"]:

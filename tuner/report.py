@@ -30,8 +30,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import __version__
 from tuner.errors import TunerError
-from tuner.objective import DIVERGED, DIVERGED_EPOCH
-from tuner.retune import ATTR, COMPONENTS_ATTR, ChainError, chain
+from tuner.keys import ATTR, DIVERGED, DIVERGED_EPOCH
+from tuner.keys import FINGERPRINTS as COMPONENTS_ATTR
+from tuner.versions import ChainError, chain
 from tuner.space import COMPLEMENT_PREFIX
 
 __all__ = [

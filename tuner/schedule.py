@@ -23,7 +23,7 @@ from typing import Any
 from croniter import CroniterError, croniter
 from dateutil import tz
 
-from tuner.errors import TunerError
+from tuner.errors import TunerError, error_line
 
 __all__ = ["ScheduleError", "check_cron", "run_schedule", "system_now"]
 
@@ -103,12 +103,9 @@ def run_schedule(expr: str, files: Sequence[str | Path], *, storage: Any = None,
                 return
             try:
                 retune_one(file, storage, stop=stop, emit=log)
-            except TunerError as e:  # the others, and the next tick, go on
-                log(f"error: {e}" if str(e).startswith(file) else f"error: {file}: {e}")
             except Exception as e:  # noqa: BLE001 - one broken study must not end the loop
-                first = str(e).splitlines()[0] if str(e) else ""
-                log(f"error: {file}: unexpected {type(e).__name__}: {first}")
-                if verbose:
+                log(f"error: {error_line(e, file)}")  # the others, and the next tick, go on
+                if verbose and not isinstance(e, TunerError):
                     for line in traceback.format_exc().rstrip().splitlines():
                         log(f"  {line}")
 

@@ -139,10 +139,6 @@ def grid_space(search: Iterable[ParamSpec], points: int = 3) -> dict[str, list[A
     return {optuna_name(p): _grid_values(p, points) for p in search}
 
 
-def grid_size(search: Iterable[ParamSpec], points: int = 3) -> int:
-    return int(np.prod([len(v) for v in grid_space(search, points).values()], dtype=np.int64))
-
-
 def make_sampler(spec: StudySpec, *, seed: int | None = None) -> optuna.samplers.BaseSampler:
     """The study's sampler, seeded with ``seed`` (default: the file's seed).
 

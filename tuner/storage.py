@@ -35,10 +35,12 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from tuner import keys
 from tuner.errors import TunerError
+from tuner.optuna_private import rdb_models
 
 __all__ = [
-    "DEFAULT_STORAGE", "N_TRIALS_ATTR", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
+    "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
     "TunerStorage",
     "mask_url", "open_storage", "resolve_storage_url", "retry_trial",
 ]
@@ -70,8 +72,6 @@ class QuotaReached(Exception):
     """The version already has its n_trials (finished, running or queued): start no more."""
 
 
-# A version's budget, as a study user attribute (set when the version is created).
-N_TRIALS_ATTR = "tuner:n_trials"
 _LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
 
 
@@ -102,11 +102,11 @@ class TunerStorage(RDBStorage):
         """(the study's ``tuner:n_trials``, its finished + running + queued trials), read
         in one query on a connection of its own, opened after the lock: it sees every
         commit before it."""
-        from optuna.storages._rdb.models import StudyUserAttributeModel, TrialModel
-
+        models = rdb_models()
+        StudyUserAttributeModel, TrialModel = models.StudyUserAttributeModel, models.TrialModel
         target = (sqlalchemy.select(StudyUserAttributeModel.value_json)
                   .where(StudyUserAttributeModel.study_id == study_id)
-                  .where(StudyUserAttributeModel.key == N_TRIALS_ATTR).scalar_subquery())
+                  .where(StudyUserAttributeModel.key == keys.N_TRIALS).scalar_subquery())
         live = (sqlalchemy.select(sqlalchemy.func.count(TrialModel.trial_id))
                 .where(TrialModel.study_id == study_id)
                 .where(TrialModel.state.in_(_LIVE)).scalar_subquery())

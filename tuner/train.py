@@ -20,6 +20,7 @@ import json
 import math
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,25 +31,28 @@ import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner.data import Splits, load_splits
-from tuner.errors import TunerError
+from tuner import keys
+from tuner.data import Splits, spec_splits
+from tuner.errors import TunerError, first_line
+from tuner.files import atomic_path
 from tuner.fingerprint import short, study_fingerprints
 from tuner.mlp import DivergedError, MLPClassifierBN, ModelFormatError
 from tuner.objective import model_params
-from tuner.retune import ATTR, Version, chain
+from tuner.optuna_private import rdb_models
 from tuner.space import to_course
 from tuner.spec import StudySpec
 from tuner.storage import default_artifact_dir
+from tuner.versions import Version, chain, parse_version_arg
 
 __all__ = [
     "CARD_FORMAT", "CSVError", "NothingToTrain", "TrainError", "TrainedModel", "card_path",
     "load_model", "predict_csv", "predict_raw", "read_csv", "select_best", "train_best",
-    "upload_model",
+    "train_file", "upload_model",
 ]
 
 CARD_FORMAT = "tuner.model-card"
 SCALER_KEYS = ("scaler_mean", "scaler_scale")
-MODEL_ATTR = "tuner:model"  # study user attribute: the last model trained from the version
+MODEL_ATTR = keys.MODEL  # study user attribute: the last model trained from the version
 
 METRIC_TEXT = {
     "val_accuracy": "accuracy: the fraction of rows whose predicted class is the true "
@@ -72,19 +76,6 @@ class CSVError(TunerError):
 
 # --- choosing the trial -------------------------------------------------------------------
 
-def _version_number(name: str, text: str) -> int:
-    """``v2``, ``2``, ``NAME/v2`` or ``NAME`` (version 1) -> 2 / 1."""
-    raw = text.strip()
-    if raw == name:
-        return 1
-    if raw.startswith(name + "/"):
-        raw = raw[len(name) + 1:]
-    raw = raw[1:] if raw[:1] in ("v", "V") else raw
-    if not raw.isdigit() or int(raw) < 1:
-        raise TrainError(f"--version {text!r}: expected v1, v2, ... (or {name}/v2)")
-    return int(raw)
-
-
 def _has_complete(storage: RDBStorage, name: str) -> bool:
     study = optuna.load_study(storage=storage, study_name=name)
     return bool(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
@@ -107,7 +98,10 @@ def select_best(storage: RDBStorage, spec: StudySpec, version: str | None = None
     if version is None:
         chosen = versions[-1]
     else:
-        number = _version_number(spec.name, version)
+        number = parse_version_arg(spec.name, version)
+        if number is None:
+            raise TrainError(f"--version {version!r}: expected v1, v2, ... (or "
+                             f"{spec.name}/v2)")
         by_number = {v.version: v for v in versions}
         if number not in by_number:
             known = ", ".join(f"v{v.version}" for v in versions)
@@ -128,8 +122,8 @@ def _check_same_data(chosen: Version, fingerprints: dict[str, Any], file: str | 
     validation score would not be comparable with the test score (a new test split could
     even hold rows the trials trained on)."""
     now = {"data": fingerprints["data"]["hash"], "definition": fingerprints["spec_hash"]}
-    moved = [(part, str(chosen.attrs.get(ATTR[part]))[:12], short(now[part]))
-             for part in now if chosen.attrs.get(ATTR[part]) != now[part]]
+    moved = [(part, str(chosen.attrs.get(keys.HASHES[part]))[:12], short(now[part]))
+             for part in now if chosen.attrs.get(keys.HASHES[part]) != now[part]]
     if moved:
         what = "; ".join(f"{part} {old} -> {new}" for part, old, new in moved)
         raise TrainError(f"{' and '.join(p for p, _, _ in moved)} changed since "
@@ -192,6 +186,12 @@ class TrainedModel:
                 f"{c['validation_score']:.4f} vs test {what} {c['test_score']:.4f} "
                 f"({gap:+.4f}; {c['data']['test_rows']} held-out rows)")
 
+    def as_dict(self) -> dict[str, Any]:
+        """The card and where everything went (`tuner train --json`)."""
+        return {**self.card, "model_path": str(self.model_path),
+                "card_path": str(self.card_path), "artifacts": self.artifacts,
+                "artifact_dir": None if self.artifact_dir is None else str(self.artifact_dir)}
+
 
 def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "model.npz",
                version: str | None = None, splits: Splits | None = None,
@@ -216,8 +216,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
 
     chosen, study, trial = select_best(storage, spec, version, file=file)
     if splits is None:
-        splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
-                             **spec.data.loader_kwargs())
+        splits = spec_splits(spec)
     if splits.scaler is None:
         raise TrainError("these splits carry no fitted scaler: load them with "
                          "tuner.data.load_splits")
@@ -275,7 +274,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "fingerprints": {
             "data": fingerprints["data"]["hash"],
             "definition": fingerprints["spec_hash"],
-            "hardware_tuned": chosen.attrs.get(ATTR["hardware"]),
+            "hardware_tuned": chosen.attrs.get(keys.HARDWARE_FINGERPRINT),
             "hardware_trained": fingerprints["hardware"]["hash"],
         },
         "software": fingerprints["software"],
@@ -285,18 +284,12 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
     }
 
     scaler = splits.scaler
-    tmp_model = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp_card = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
-    try:
+    # Both renamed only when both are written (the card first, then the model).
+    with atomic_path(output) as tmp_model, atomic_path(json_path) as tmp_card:
         clf.save(tmp_model, scaler_mean=np.asarray(scaler.mean_, dtype=np.float64),
                  scaler_scale=np.asarray(scaler.scale_, dtype=np.float64))
         card["model_sha256"] = _sha256(tmp_model)
         tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp_model, output)
-        os.replace(tmp_card, json_path)
-    finally:
-        for tmp in (tmp_model, tmp_card):
-            tmp.unlink(missing_ok=True)
 
     artifacts: dict[str, str] = {}
     folder = None
@@ -311,6 +304,29 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
             "created_at": card["created_at"],
         })
     return TrainedModel(clf, card, output, json_path, artifacts, folder)
+
+
+def train_file(file: str | Path, storage: str | None = None, *,
+               output: str | Path = "model.npz", version: str | None = None,
+               artifact_dir: str | Path | None = None, upload: bool = True,
+               on_url: Callable[[str], None] | None = None) -> TrainedModel:
+    """`train_best` for the study file ``file`` (`tuner train`): resolves the storage as
+    every command does (``on_url`` receives the URL) and refuses a SQLite file that does
+    not exist yet rather than create an empty one."""
+    from tuner.spec import load_spec
+    from tuner.storage import NoDatabase, open_storage, resolve_storage_url
+
+    spec = load_spec(file)
+    url = resolve_storage_url(storage, spec.storage)
+    if on_url is not None:
+        on_url(url)
+    try:
+        st = open_storage(url, heartbeat=False, create=False)
+    except NoDatabase as e:
+        raise TunerError(f"nothing to train yet: run `tuner study run {file}` first ({e})"
+                         ) from None
+    return train_best(st, spec, output=output, version=version, file=file,
+                      artifact_dir=artifact_dir, upload=upload)
 
 
 # --- artifacts ------------------------------------------------------------------------------
@@ -330,9 +346,7 @@ class _FinishedTrialAttrs:
         self._storage = storage
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        from optuna.storages._rdb.models import TrialSystemAttributeModel
-
-        table = TrialSystemAttributeModel.__table__
+        table = rdb_models().TrialSystemAttributeModel.__table__
         with self._storage.engine.begin() as conn:
             conn.execute(table.insert().values(trial_id=trial_id, key=key,
                                                value_json=json.dumps(value)))
@@ -386,7 +400,7 @@ def load_model(path: str | Path) -> MLPClassifierBN:
         # A damaged or foreign npz: object arrays (refused by allow_pickle=False),
         # missing or misshapen arrays, metadata that is not what `save` writes.
         raise ModelFormatError(f"{path} is not a tuner model file ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0] if str(e) else ''})") from e
+                               f"{first_line(str(e))})") from e
     extra = getattr(clf, "extra_", {})
     missing = [k for k in SCALER_KEYS if k not in extra]
     if missing:

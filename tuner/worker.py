@@ -3,10 +3,11 @@ many workers on many machines sharing one storage.
 
 Workers create a trial only while the version holds fewer than its n_trials finished,
 running or queued trials, counted under a per-study lock (`tuner.storage.TunerStorage`),
-so any number of workers together run exactly n_trials. A worker that dies leaves a RUNNING trial whose heartbeat stops; after the grace
-period a surviving worker marks it FAIL and Optuna's retry callback queues its parameters
-again. A worker asked to stop (SIGTERM, SIGINT) ends its trial at the end of the current
-epoch, marks it FAIL and queues it again itself.
+so any number of workers together run exactly n_trials. A worker that dies leaves a
+RUNNING trial whose heartbeat stops; after the grace period a surviving worker marks it
+FAIL and Optuna's retry callback queues its parameters again. A worker asked to stop
+(SIGTERM, SIGINT) ends its trial at the end of the current epoch, marks it FAIL and
+queues it again itself.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,57 +32,37 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.data import Splits
-from tuner.errors import TunerError
 from tuner.objective import Interrupted, make_objective, make_pruner
-from tuner.retune import (
-    N_TRIALS_ATTR,
-    Decision,
-    create_version,
-    decide,
-    finished_count,
-    top_up,
-)
 from tuner.space import make_sampler
 from tuner.spec import StudySpec
 from tuner.storage import TRANSIENT_ERRORS, QuotaReached, TunerStorage, retry_trial
 
-__all__ = ["JobsPlan", "StaleVersion", "WorkResult", "plan_jobs", "prepare_version",
-           "run_parallel", "stop_on_signals", "work"]
+__all__ = ["JobsPlan", "WorkResult", "plan_jobs", "run_parallel", "run_seed",
+           "stop_on_signals", "work", "worker_seed"]
 
 log = logging.getLogger(__name__)
 
 
-class StaleVersion(TunerError):
-    """The newest version was tuned on other data, hardware or definition."""
+# --- seeds: no two runs or workers of one version draw the same parameters -----------------
+
+SEED_MODULUS = 2**31  # within every sampler's range (numpy's RandomState takes < 2**32)
 
 
-def prepare_version(storage: TunerStorage, spec: StudySpec, fingerprints: dict[str, Any], *,
-                    file: str | Path, n_trials: int | None = None,
-                    owner: bool = True) -> tuple[str, Decision]:
-    """Create the study's first version, or check that the newest one is still current.
+def run_seed(base: int, history: int) -> int:
+    """The sampler seed of a run that starts on a version already holding ``history``
+    trials: deterministic for a given seed and history, and never the seed of an earlier
+    run (a resumed or extended run would otherwise replay the first run's draws)."""
+    return (base + history * 1_000_003) % SEED_MODULUS
 
-    ``owner`` (``tuner study run``) also queues trials up to ``n_trials`` on an existing
-    version, so an interrupted run resumes; workers only join. Returns the version name.
-    """
-    decision = decide(storage, spec.name, fingerprints)
-    target = n_trials or spec.n_trials
-    if decision.action == "create":
-        study, _ = create_version(storage, spec, fingerprints, decision, n_trials=target)
-        return study.study_name, decision
-    if decision.action == "retune":
-        parts = " and ".join(decision.parts)
-        hint = (" (or set TUNER_HARDWARE_LABEL to share a study across machines of one class)"
-                if "hardware" in decision.parts else "")
-        raise StaleVersion(f"{parts} changed since {decision.newest.name} was tuned "
-                           f"({decision.reason}); run `tuner retune {file}`{hint}")
-    study = optuna.load_study(storage=storage, study_name=decision.target)
-    if study.direction.name.lower() != spec.direction:
-        raise TunerError(f"study {study.study_name!r} in the storage is "
-                         f"{study.direction.name.lower()} but {file} says {spec.direction}")
-    if owner:
-        top_up(study, max(target, study.user_attrs.get(N_TRIALS_ATTR, 0))
-               if n_trials is None else target)
-    return study.study_name, decision
+
+def worker_seed(base: int, index: int | None = None) -> int:
+    """A seed of its own for one of several workers on a version: ``base + index`` for
+    the N workers one `tuner study run --jobs N` starts; for a worker started on its own,
+    anywhere, host name and process id mixed in (the same seed on two workers proposes
+    the same parameters)."""
+    if index is not None:
+        return (base + index) % SEED_MODULUS
+    return (base + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode())) % SEED_MODULUS
 
 
 @dataclass
@@ -303,6 +286,3 @@ def run_parallel(file: str | Path, storage_url: str, plan: JobsPlan, *, seed: in
               if p.returncode != 0 and not (relayed and p.returncode == -signal.SIGTERM)]
     return (failed[0] if failed[0] > 0 else 1) if failed else 0
 
-
-def finished(storage: TunerStorage, version: str) -> int:
-    return finished_count(optuna.load_study(storage=storage, study_name=version))
