@@ -275,3 +275,43 @@ def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path,
     assert r.exit_code == 2
     assert f"no database at {typo}" in r.output
     assert not typo.exists()
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_extending_a_version_draws_new_parameters(tmp_path: Path, sqlite_url: str,
+                                                  sampler: str) -> None:
+    # Issue 13 item 3: every run seeded the sampler alike, so trials 3-5 replayed 0-2.
+    study = write_study(tmp_path, n_trials=3, sampler=sampler)
+    assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
+    more = invoke("study", "run", study, "--storage", sqlite_url, "--n-trials", "6")
+    assert more.exit_code == 0, more.output
+    params = [json.dumps(t.params, sort_keys=True) for t in trials(sqlite_url, "tiny")]
+    assert len(params) == 6 and len(set(params)) == 6, params
+
+    # Deterministic for a given seed and history: the same two runs on a fresh storage
+    # draw the same six parameter sets.
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert invoke("study", "run", study, "--storage", other).exit_code == 0
+    assert invoke("study", "run", study, "--storage", other, "--n-trials", "6").exit_code == 0
+    assert [json.dumps(t.params, sort_keys=True) for t in trials(other, "tiny")] == params
+
+
+@pytest.mark.parametrize("extra, section", [
+    ("", "[sampler]"),                                           # seed below the range
+    ("n_warmup_steps = -1\n", "[pruner]"),
+])
+def test_a_sampler_or_pruner_value_optuna_refuses_writes_nothing(
+        tmp_path: Path, extra: str, section: str) -> None:
+    # Issue 13 item 4: the sampler and pruner are built before the study is created.
+    study = write_study(tmp_path, pruner="median" if extra else "none", extra=extra)
+    if not extra:
+        study.write_text(study.read_text().replace("seed = 0\n\n[pruner]",
+                                                   "seed = -1\n\n[pruner]"))
+    db = tmp_path / "tuner.db"
+    result = invoke("study", "run", study, "--storage", f"sqlite:///{db}")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {study}"), result.stderr
+    assert section in lines[0] or "seed" in lines[0] or "n_warmup_steps" in lines[0]
+    if db.exists():  # a validator may refuse it even earlier, before opening the storage
+        assert optuna.get_all_study_names(f"sqlite:///{db}") == []

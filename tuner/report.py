@@ -30,10 +30,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import __version__
 from tuner.errors import TunerError
-from tuner.keys import ATTR, DIVERGED, DIVERGED_EPOCH
+from tuner.keys import ATTR, DIVERGED, DIVERGED_EPOCH, STUDY_FILE
 from tuner.keys import FINGERPRINTS as COMPONENTS_ATTR
-from tuner.versions import ChainError, chain
 from tuner.space import COMPLEMENT_PREFIX
+from tuner.versions import ChainError, chain
 
 __all__ = [
     "EVALUATORS", "FIGURES", "Importance", "ReportData", "ReportError", "TrialPoint",
@@ -237,7 +237,7 @@ def _metric_name(study: optuna.Study) -> str:
     file the version was made from when that file still has the same definition hash."""
     if study.metric_names and study.metric_names[0]:
         return str(study.metric_names[0])
-    path = study.user_attrs.get("tuner:study_file")
+    path = study.user_attrs.get(STUDY_FILE)
     if path and Path(path).is_file():
         try:
             from tuner.spec import load_spec

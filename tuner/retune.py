@@ -44,7 +44,7 @@ from tuner.versions import (
     version_name,
     wait_ready,
 )
-from tuner.worker import work, worker_seed
+from tuner.worker import check_sampler_and_pruner, work, worker_seed
 
 __all__ = ["RetuneBatch", "RetuneResult", "retune_file", "retune_files"]
 
@@ -166,6 +166,7 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
     say = emit or (lambda _line: None)
     stop = stop or threading.Event()
     spec = load_spec(file)
+    check_sampler_and_pruner(spec, file)  # before any version is created
     splits = spec_splits(spec)
     fingerprints = study_fingerprints(spec, splits)
 

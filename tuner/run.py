@@ -21,8 +21,6 @@ import optuna
 
 from tuner.data import spec_splits
 from tuner.fingerprint import study_fingerprints
-from tuner.objective import make_pruner
-from tuner.space import make_sampler
 from tuner.spec import StudySpec, load_spec
 from tuner.storage import TunerStorage, mask_url, open_storage, resolve_storage_url
 from tuner.study import best_text, summary_line
@@ -30,6 +28,7 @@ from tuner.versions import budget, finished_count, prepare_version
 from tuner.worker import (
     JobsPlan,
     WorkResult,
+    check_sampler_and_pruner,
     plan_jobs,
     run_parallel,
     run_seed,
@@ -145,10 +144,7 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
     url = resolve_storage_url(storage, spec.storage)
     if on_url is not None:
         on_url(url)
-    # Built first, and thrown away: a value the sampler or pruner refuses fails here,
-    # before the version is created.
-    make_sampler(spec)
-    make_pruner(spec.pruner, spec.model.epochs)
+    check_sampler_and_pruner(spec, file)  # before the version is created
     splits = spec_splits(spec)
     st = open_storage(url)
     version, decision = prepare_version(st, spec, study_fingerprints(spec, splits),

@@ -32,15 +32,27 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.data import Splits
+from tuner.errors import TunerError, first_line
 from tuner.objective import Interrupted, make_objective, make_pruner
 from tuner.space import make_sampler
 from tuner.spec import StudySpec
 from tuner.storage import TRANSIENT_ERRORS, QuotaReached, TunerStorage, retry_trial
 
-__all__ = ["JobsPlan", "WorkResult", "plan_jobs", "run_parallel", "run_seed",
-           "stop_on_signals", "work", "worker_seed"]
+__all__ = ["JobsPlan", "WorkResult", "check_sampler_and_pruner", "plan_jobs", "run_parallel",
+           "run_seed", "stop_on_signals", "work", "worker_seed"]
 
 log = logging.getLogger(__name__)
+
+
+def check_sampler_and_pruner(spec: StudySpec, file: str | Path) -> None:
+    """Build the file's sampler and pruner once and throw them away: a value they refuse
+    (a seed out of range, a negative warm-up) is reported before anything is written."""
+    for section, build in (("[sampler]", lambda: make_sampler(spec)),
+                           ("[pruner]", lambda: make_pruner(spec.pruner, spec.model.epochs))):
+        try:
+            build()
+        except ValueError as e:
+            raise TunerError(f"{file}: {section}: {first_line(str(e))}") from None
 
 
 # --- seeds: no two runs or workers of one version draw the same parameters -----------------

@@ -1,0 +1,86 @@
+"""The CLI's own machinery: one invocation's settings never leak into the next, errors
+are one line, files are written whole or not at all."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import optuna
+import pytest
+
+from conftest import invoke
+from tuner.errors import TunerError, error_line, exit_code, first_line
+from tuner.files import atomic_path, atomic_write
+from tuner.storage import open_storage
+
+
+@pytest.fixture
+def empty_storage(sqlite_url: str) -> str:
+    st = open_storage(sqlite_url)  # the tables, no study
+    st.engine.dispose()
+    return sqlite_url
+
+
+def _drop_filters() -> list[int]:
+    """How many of tuner's filters each handler of Optuna's logger has."""
+    return [sum(type(f).__name__ == "_DropInterrupted" for f in h.filters)
+            for h in logging.getLogger("optuna").handlers]
+
+
+def test_a_second_call_in_one_process_does_not_inherit_quiet(empty_storage: str) -> None:
+    first = invoke("-q", "study", "list", "--storage", empty_storage)
+    assert first.exit_code == 0 and first.stderr == ""
+    second = invoke("study", "list", "--storage", empty_storage)
+    assert second.exit_code == 0
+    assert "no studies in this storage yet" in second.stderr
+
+
+def test_a_second_call_in_one_process_does_not_inherit_verbose(empty_storage: str) -> None:
+    loud = invoke("study", "list", "-vv", "--storage", empty_storage)
+    assert loud.exit_code == 0
+    assert logging.getLogger("tuner").level == logging.DEBUG
+    assert optuna.logging.get_verbosity() == logging.DEBUG
+    filters = _drop_filters()
+    plain = invoke("study", "list", "--storage", empty_storage)
+    assert plain.exit_code == 0
+    assert logging.getLogger("tuner").level == logging.WARNING
+    assert optuna.logging.get_verbosity() == logging.WARNING
+    assert _drop_filters() == filters and set(filters) == {1}, \
+        "logging is set up once, not once per call"
+    # -v is for the call it is given to: an unexpected error's traceback only then.
+    quiet = invoke("-q", "study", "list", "--storage", empty_storage)
+    assert quiet.exit_code == 0 and logging.getLogger("tuner").level == logging.ERROR
+
+
+def test_a_password_masked_in_one_call_is_not_remembered_by_the_next(tmp_path: Path) -> None:
+    # The mask is per call: the first call's password is not a process-wide secret that
+    # would blank the same text out of a later, unrelated call's output.
+    url = "postgresql+psycopg2://u:digits@127.0.0.1:1/nowhere"
+    first = invoke("study", "list", "--storage", url, env={"TUNER_CONNECT_TIMEOUT": "1"})
+    assert first.exit_code == 2 and "digits" not in first.stderr
+    missing = tmp_path / "digits.toml"
+    second = invoke("fingerprint", missing)
+    assert second.exit_code == 2 and "digits.toml" in second.stderr
+
+
+def test_an_error_message_that_starts_with_a_newline_keeps_its_text() -> None:
+    e = ValueError("\nmath text: 'a $b$ c'\n                      ^\nParseException")
+    assert error_line(e) == "unexpected error: ValueError: math text: 'a $b$ c'"
+    assert error_line(ValueError("")) == "unexpected error: ValueError"
+    assert error_line(TunerError("\n  bad value  \nmore"), "s.toml") == "s.toml: bad value"
+    assert error_line(TunerError("s.toml: bad"), "s.toml") == "s.toml: bad"
+    assert (exit_code(TunerError("x")), exit_code(RuntimeError("x"))) == (2, 1)
+    assert first_line("\n\n  \n") == ""
+
+
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "labels.txt"
+    atomic_write(target, "old\n")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half of the new", encoding="utf-8")
+        raise RuntimeError("disk full")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    atomic_write(target, b"new\n")
+    assert target.read_bytes() == b"new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"], "no temporary file left"
