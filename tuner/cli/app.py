@@ -1,0 +1,285 @@
+"""The root of the `tuner` command line: one invocation's settings (``ctx.obj``), output,
+logging, the shared options, and the group that turns every error into one line.
+
+Each command opens what it needs, calls one library function and prints the result.
+Errors the user can fix are one line on stderr and exit code 2; anything unexpected is
+one line and exit code 1 (the traceback with -v). A password in a URL is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tuner import __version__
+from tuner.errors import TunerError, error_line, exit_code
+
+# Heavy imports (optuna, numpy, sklearn) happen inside the commands, so that `--help`
+# and bad-input errors answer at once.
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+# --- one invocation's settings, in click's context object ----------------------------------
+
+@dataclass
+class CliState:
+    """-v/-q and the passwords to mask, for one invocation (``ctx.obj`` of the root)."""
+
+    verbose: int = 0
+    quiet: bool = False
+    secrets: set[str] = field(default_factory=set)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def remember(self, url: str) -> None:
+        """Mask the password of ``url`` in everything printed from now on."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(url).password
+        except Exception:
+            return
+        if password:
+            self.secrets.add(str(password))
+
+
+def _state(ctx: click.Context | None = None) -> CliState:
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:  # outside any command (a library caller): defaults
+        return CliState()
+    return ctx.find_root().ensure_object(CliState)
+
+
+# --- output -----------------------------------------------------------------------------
+
+def info(message: str) -> None:
+    """A progress or status line for people (stderr; silent with -q)."""
+    state = _state()
+    if not state.quiet:
+        click.echo(state.scrub(message), err=True)
+
+
+def out(message: str) -> None:
+    """The command's result (stdout)."""
+    click.echo(_state().scrub(message))
+
+
+class _DropInterrupted(logging.Filter):
+    """Optuna logs an interrupted trial as a failure with a traceback; tuner handles that
+    case itself (the trial is queued again), so keep the noise out of the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "Interrupted(" not in message and not message.endswith("failed with value None.")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is logged, not when the handler
+    was made (a second CLI call in one process may have another stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+_DROP_INTERRUPTED = _DropInterrupted()
+
+
+def _setup_logging(state: CliState) -> None:
+    """Log levels from this invocation's -v/-q. Handlers and filters are added once per
+    process; the levels are set on every call, so one call never inherits another's."""
+    import warnings
+
+    import optuna
+
+    # tuner relies on heartbeats, retries, metric names and artifacts knowingly; Optuna's
+    # "experimental" notice about them is not news to a user.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
+    if state.quiet:
+        level = logging.ERROR
+    optuna.logging.set_verbosity(level)
+    optuna.logging.disable_propagation()
+    for handler in logging.getLogger("optuna").handlers:
+        if _DROP_INTERRUPTED not in handler.filters:
+            handler.addFilter(_DROP_INTERRUPTED)
+    root = logging.getLogger("tuner")
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+# --- shared options ---------------------------------------------------------------------
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    state = _state(ctx)
+    state.verbose = max(state.verbose, value)  # -v before and after the command add up
+    return value
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    state = _state(ctx)
+    state.quiet = state.quiet or value
+    return value
+
+
+def verbosity(f: Any) -> Any:
+    """-v/-q on every command, so they may follow the command as well as precede it."""
+    f = click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_set_quiet, help="Only errors and the result itself.")(f)
+    return click.option("-v", "--verbose", count=True, expose_value=False, is_eager=True,
+                        callback=_set_verbose,
+                        help="More detail (-vv: debug); tracebacks on errors.")(f)
+
+
+storage_option = click.option(
+    "--storage", metavar="URL", envvar=None,
+    help="Optuna storage URL. First found wins: --storage, $TUNER_STORAGE, `storage` in "
+         "[study] of the file, sqlite:///tuner.db.")
+
+
+def _storage(option: str | None, from_spec: str | None = None) -> str:
+    from tuner.storage import resolve_storage_url
+
+    url = resolve_storage_url(option, from_spec)
+    _state().remember(url)
+    return url
+
+
+def _open_reading(option: str | None):
+    """The storage a read-only command looks at (a missing SQLite file is an error)."""
+    from tuner.storage import open_storage
+
+    return open_storage(_storage(option), heartbeat=False, create=False)
+
+
+def _remember_storage_secret(storage: str | None) -> None:
+    import os
+
+    for url in (storage, os.environ.get("TUNER_STORAGE")):
+        if url:
+            _state().remember(url)
+
+
+def _json_out(obj: Any) -> None:
+    out(json.dumps(obj, indent=2, default=str))
+
+
+class _Bar:
+    """A `tuner.run.Progress` drawn by click on stderr; hidden with -q or unless both
+    stdout and stderr are terminals."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, label: str, total: int, done: int) -> None:
+        self.close()
+        hidden = _state().quiet or not (sys.stderr.isatty() and sys.stdout.isatty())
+        self.bar = click.progressbar(length=total, label=label, hidden=hidden,
+                                     file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda best: best)
+        self.bar.update(min(done, total))
+        self.bar.render_progress()
+
+    def advance(self, n: int, text: str) -> None:
+        if self.bar is not None and not self.bar.hidden:
+            self.bar.update(n, text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+            self.bar = None
+
+
+# --- the group --------------------------------------------------------------------------
+
+class TunerCommand(click.Command):
+    """Sets logging up from -v/-q once every level's options are parsed."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        _setup_logging(_state(ctx))
+        return super().invoke(ctx)
+
+
+class TunerGroup(click.Group):
+    """Turns every error into one line and the right exit code."""
+
+    command_class = TunerCommand
+    group_class = type  # subgroups are TunerGroups too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted", 130)
+        except Exception as e:  # noqa: BLE001 - every error ends as one line
+            state = _state(ctx)
+            unexpected = not isinstance(e, TunerError)
+            if unexpected and state.verbose:
+                click.echo(state.scrub(traceback.format_exc()), err=True)
+            hint = " (run with -v for the traceback)" if unexpected and not state.verbose else ""
+            _fail(ctx, error_line(e) + hint, exit_code(e))
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(_state(ctx).scrub(f"error: {message}"), err=True)
+    sys.exit(code)
+
+
+@click.group(cls=TunerGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="tuner")
+@verbosity
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Hyperparameter tuning on Optuna, from a study file.
+
+    \b
+    Quick start:
+      tuner study run studies/digits-momentum.toml     # tune, with a progress bar
+      tuner study show digits-momentum                # counts, best trial, fingerprints
+      tuner dashboard                                 # browse it in optuna-dashboard
+
+    Every command that touches a storage takes --storage URL (default sqlite:///tuner.db,
+    or $TUNER_STORAGE).
+    """
+    _state(ctx)
+
+
+@cli.group()
+@verbosity
+def study() -> None:
+    """Run and inspect studies."""
+
+
+
+file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+files_argument = click.argument("files", nargs=-1, required=True,
+                                type=click.Path(dir_okay=False, path_type=Path))
+
+
+def main() -> None:
+    cli(prog_name="tuner")
