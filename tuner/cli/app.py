@@ -54,7 +54,7 @@ class CliState:
             self.secrets.add(str(password))
 
 
-def _state(ctx: click.Context | None = None) -> CliState:
+def cli_state(ctx: click.Context | None = None) -> CliState:
     ctx = ctx or click.get_current_context(silent=True)
     if ctx is None:  # outside any command (a library caller): defaults
         return CliState()
@@ -65,14 +65,14 @@ def _state(ctx: click.Context | None = None) -> CliState:
 
 def info(message: str) -> None:
     """A progress or status line for people (stderr; silent with -q)."""
-    state = _state()
+    state = cli_state()
     if not state.quiet:
         click.echo(state.scrub(message), err=True)
 
 
 def out(message: str) -> None:
     """The command's result (stdout)."""
-    click.echo(_state().scrub(message))
+    click.echo(cli_state().scrub(message))
 
 
 class _DropInterrupted(logging.Filter):
@@ -134,13 +134,13 @@ def _setup_logging(state: CliState) -> None:
 # --- shared options ---------------------------------------------------------------------
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
-    state = _state(ctx)
+    state = cli_state(ctx)
     state.verbose = max(state.verbose, value)  # -v before and after the command add up
     return value
 
 
 def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    state = _state(ctx)
+    state = cli_state(ctx)
     state.quiet = state.quiet or value
     return value
 
@@ -160,34 +160,34 @@ storage_option = click.option(
          "[study] of the file, sqlite:///tuner.db.")
 
 
-def _storage(option: str | None, from_spec: str | None = None) -> str:
+def storage_url(option: str | None, from_spec: str | None = None) -> str:
     from tuner.storage import resolve_storage_url
 
     url = resolve_storage_url(option, from_spec)
-    _state().remember(url)
+    cli_state().remember(url)
     return url
 
 
-def _open_reading(option: str | None):
+def open_reading(option: str | None):
     """The storage a read-only command looks at (a missing SQLite file is an error)."""
     from tuner.storage import open_storage
 
-    return open_storage(_storage(option), heartbeat=False, create=False)
+    return open_storage(storage_url(option), heartbeat=False, create=False)
 
 
-def _remember_storage_secret(storage: str | None) -> None:
+def remember_storage_secret(storage: str | None) -> None:
     import os
 
     for url in (storage, os.environ.get("TUNER_STORAGE")):
         if url:
-            _state().remember(url)
+            cli_state().remember(url)
 
 
-def _json_out(obj: Any) -> None:
+def json_out(obj: Any) -> None:
     out(json.dumps(obj, indent=2, default=str))
 
 
-class _Bar:
+class Bar:
     """A `tuner.run.Progress` drawn by click on stderr; hidden with -q or unless both
     stdout and stderr are terminals."""
 
@@ -196,7 +196,7 @@ class _Bar:
 
     def start(self, label: str, total: int, done: int) -> None:
         self.close()
-        hidden = _state().quiet or not (sys.stderr.isatty() and sys.stdout.isatty())
+        hidden = cli_state().quiet or not (sys.stderr.isatty() and sys.stdout.isatty())
         self.bar = click.progressbar(length=total, label=label, hidden=hidden,
                                      file=sys.stderr, show_pos=True,
                                      item_show_func=lambda best: best)
@@ -219,7 +219,7 @@ class TunerCommand(click.Command):
     """Sets logging up from -v/-q once every level's options are parsed."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        _setup_logging(_state(ctx))
+        _setup_logging(cli_state(ctx))
         return super().invoke(ctx)
 
 
@@ -237,7 +237,7 @@ class TunerGroup(click.Group):
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except Exception as e:  # noqa: BLE001 - every error ends as one line
-            state = _state(ctx)
+            state = cli_state(ctx)
             unexpected = not isinstance(e, TunerError)
             if unexpected and state.verbose:
                 click.echo(state.scrub(traceback.format_exc()), err=True)
@@ -246,7 +246,7 @@ class TunerGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(_state(ctx).scrub(f"error: {message}"), err=True)
+    click.echo(cli_state(ctx).scrub(f"error: {message}"), err=True)
     sys.exit(code)
 
 
@@ -266,14 +266,13 @@ def cli(ctx: click.Context) -> None:
     Every command that touches a storage takes --storage URL (default sqlite:///tuner.db,
     or $TUNER_STORAGE).
     """
-    _state(ctx)
+    cli_state(ctx)
 
 
 @cli.group()
 @verbosity
 def study() -> None:
     """Run and inspect studies."""
-
 
 
 file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

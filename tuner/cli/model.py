@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from tuner.cli.app import (
-    _json_out,
-    _state,
     cli,
+    cli_state,
     file_argument,
     info,
+    json_out,
     out,
     storage_option,
     verbosity,
@@ -60,9 +60,9 @@ def train_cmd(file: Path, best: bool, version: str | None, output: Path,
     from tuner.train import train_file
 
     result = train_file(file, storage, output=output, version=version, artifact_dir=artifacts,
-                        upload=not no_upload, on_url=_state().remember)
+                        upload=not no_upload, on_url=cli_state().remember)
     if as_json:
-        _json_out(result.as_dict())
+        json_out(result.as_dict())
     else:
         out(result.summary)
     info(f"wrote {result.model_path} and {result.card_path}")

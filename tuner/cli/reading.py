@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 
 from tuner.cli.app import (
-    _json_out,
-    _open_reading,
-    _storage,
     cli,
     file_argument,
     info,
+    json_out,
+    open_reading,
     out,
     storage_option,
+    storage_url,
     study,
     verbosity,
 )
@@ -32,9 +32,9 @@ def study_list(storage: str | None, as_json: bool) -> None:
     """Every study in the storage, with its version, trial counts and best value."""
     from tuner.study import list_studies, study_table
 
-    rows = list_studies(_open_reading(storage))
+    rows = list_studies(open_reading(storage))
     if as_json:
-        _json_out(rows)
+        json_out(rows)
     elif not rows:
         info("no studies in this storage yet: run `tuner study run FILE`")
     else:
@@ -52,7 +52,7 @@ def study_show(name: str, storage: str | None, as_json: bool) -> None:
     from tuner.study import show_study, show_text
     from tuner.versions import resolve_study
 
-    storage_obj = _open_reading(storage)
+    storage_obj = open_reading(storage)
     report = show_study(storage_obj, resolve_study(storage_obj, name))
     out(json.dumps(report, indent=2, default=str) if as_json else show_text(report))
 
@@ -67,7 +67,7 @@ def study_best(name: str, storage: str | None, as_json: bool) -> None:
     from tuner.study import best_text_lines, best_trial
     from tuner.versions import resolve_study
 
-    storage_obj = _open_reading(storage)
+    storage_obj = open_reading(storage)
     best = best_trial(resolve_study(storage_obj, name))
     out(json.dumps(best, indent=2, default=str) if as_json else best_text_lines(best))
 
@@ -118,7 +118,7 @@ def dashboard_cmd(storage: str | None, host: str, port: int, artifacts: Path | N
     from tuner.dashboard import is_loopback, run
     from tuner.storage import default_artifact_dir, mask_url
 
-    url = _storage(storage)
+    url = storage_url(storage)
     artifact_dir = artifacts or default_artifact_dir(url)
     if not is_loopback(host):
         click.echo(f"warning: listening on {host}: the dashboard has no authentication; "
@@ -161,7 +161,7 @@ def study_report(name: str, output: Path, png_dir: Path | None, evaluator: str,
     from tuner.storage import open_storage
     from tuner.versions import resolve_study
 
-    url = _storage(storage)
+    url = storage_url(storage)
     storage_obj = open_storage(url, heartbeat=False, create=False)
     s = resolve_study(storage_obj, name)
     result = build_report(storage_obj, s, output, png_dir=png_dir, evaluator=evaluator,
@@ -194,13 +194,13 @@ def study_importance(name: str, evaluator: str, storage: str | None, as_json: bo
     from tuner.study import importance_table
     from tuner.versions import resolve_study
 
-    storage_obj = _open_reading(storage)
+    storage_obj = open_reading(storage)
     s = resolve_study(storage_obj, name)
     imp = param_importance(s, evaluator)
     if not imp.n_trials:
         raise TunerError(f"study {s.study_name!r} has no complete trial yet: nothing to rank")
     if as_json:
-        _json_out({"study": s.study_name, **imp.as_dict()})
+        json_out({"study": s.study_name, **imp.as_dict()})
         return
     info(f"{s.study_name}: {imp.evaluator}, from {imp.n_trials} complete trials")
     if imp.note:

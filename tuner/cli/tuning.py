@@ -11,15 +11,15 @@ from pathlib import Path
 import click
 
 from tuner.cli.app import (
-    _Bar,
-    _json_out,
-    _remember_storage_secret,
-    _state,
+    Bar,
     cli,
+    cli_state,
     file_argument,
     files_argument,
     info,
+    json_out,
     out,
+    remember_storage_secret,
     storage_option,
     study,
     verbosity,
@@ -69,12 +69,12 @@ def study_run(file: Path, storage: str | None, n_trials: int | None, timeout: fl
     from tuner.run import run_study, verbosity_flags
     from tuner.worker import stop_on_signals
 
-    state = _state()
+    state = cli_state()
     stop = threading.Event()
     with stop_on_signals(stop):
         result = run_study(file, storage, n_trials=n_trials, timeout=timeout, jobs=jobs,
                            sampler=sampler, seed=seed, stop=stop, emit=info,
-                           progress=_Bar(), on_url=state.remember,
+                           progress=Bar(), on_url=state.remember,
                            worker_flags=verbosity_flags(state.verbose, state.quiet))
     if result.exit_code:
         sys.exit(result.exit_code)
@@ -105,7 +105,7 @@ def worker_cmd(file: Path, storage: str | None, timeout: float | None,
     # Handlers first: a SIGTERM while the data loads must still end in a clean exit.
     with stop_on_signals(stop):
         result = run_worker(file, storage, timeout=timeout, worker_index=worker_index,
-                            seed=seed, sampler=sampler, stop=stop, on_url=_state().remember)
+                            seed=seed, sampler=sampler, stop=stop, on_url=cli_state().remember)
     info(result.message)
 
 
@@ -143,9 +143,9 @@ def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_ru
     from tuner.run import VersionProgress
     from tuner.worker import stop_on_signals
 
-    _remember_storage_secret(storage)
-    state = _state()
-    tracker = VersionProgress(_Bar())
+    remember_storage_secret(storage)
+    state = cli_state()
+    tracker = VersionProgress(Bar())
     say = info if as_json else out
 
     def emit(line: str) -> None:
@@ -170,7 +170,7 @@ def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_ru
         finally:
             tracker.close()
     if as_json:
-        _json_out(batch.results)
+        json_out(batch.results)
     if batch.exit_code:
         sys.exit(batch.exit_code)
 
@@ -202,10 +202,10 @@ def schedule_cmd(cron: str, files: tuple[Path, ...], storage: str | None,
         spec = load_spec(file)  # a typo in a path or a file is bad input now, not at 03:00
         # Likewise a storage TUNER_REQUIRE_STORAGE=1 refuses (the Docker stack's scheduler).
         resolve_storage_url(storage, spec.storage)
-    _remember_storage_secret(storage)
+    remember_storage_secret(storage)
     stop = threading.Event()
     with stop_on_signals(stop):
         run_schedule(cron, files, storage=storage, run_now=run_now, stop=stop, emit=out,
-                     verbose=bool(_state().verbose))
+                     verbose=bool(cli_state().verbose))
 
 
