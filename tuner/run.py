@@ -23,7 +23,7 @@ from tuner.data import spec_splits
 from tuner.fingerprint import study_fingerprints
 from tuner.spec import StudySpec, load_spec
 from tuner.storage import TunerStorage, mask_url, open_storage, resolve_storage_url
-from tuner.study import best_text, summary_line
+from tuner.study import summary_line
 from tuner.versions import budget, finished_count, prepare_version
 from tuner.worker import (
     JobsPlan,
@@ -63,7 +63,7 @@ class Progress(Protocol):
     """Where a run reports finished trials (the CLI draws a bar)."""
 
     def start(self, label: str, total: int, done: int) -> None: ...
-    def advance(self, n: int, text: str) -> None: ...
+    def advance(self, n: int, study: optuna.Study) -> None: ...  # n more finished
     def close(self) -> None: ...
 
 
@@ -71,7 +71,7 @@ class NoProgress:
     def start(self, label: str, total: int, done: int) -> None:
         pass
 
-    def advance(self, n: int, text: str) -> None:
+    def advance(self, n: int, study: optuna.Study) -> None:
         pass
 
     def close(self) -> None:
@@ -97,7 +97,7 @@ class VersionProgress:
                                 finished_count(study))
             self.version = study.study_name
         else:
-            self.progress.advance(1, best_text(study))
+            self.progress.advance(1, study)
 
 
 @dataclass
@@ -166,7 +166,7 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
         if result.plan.jobs == 1:
             run = work(st, spec, splits, version, seed=result.seed, stop=stop,
                        timeout_s=timeout or spec.timeout_s,
-                       on_trial=lambda s, _t: progress.advance(1, best_text(s)))
+                       on_trial=lambda s, _t: progress.advance(1, s))
             result.timed_out = run.timed_out
         else:
             seen = [result.finished_before]
@@ -174,7 +174,7 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
             def poll() -> None:
                 now = finished_count(study)
                 if now > seen[0]:
-                    progress.advance(now - seen[0], best_text(study))
+                    progress.advance(now - seen[0], study)
                 seen[0] = max(seen[0], now)
 
             result.exit_code = run_parallel(

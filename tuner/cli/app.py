@@ -203,9 +203,11 @@ class Bar:
         self.bar.update(min(done, total))
         self.bar.render_progress()
 
-    def advance(self, n: int, text: str) -> None:
-        if self.bar is not None and not self.bar.hidden:
-            self.bar.update(n, text)
+    def advance(self, n: int, study: Any) -> None:
+        from tuner.study import best_text
+
+        if self.bar is not None and not self.bar.hidden:  # best_text reads the trials
+            self.bar.update(n, best_text(study))
 
     def close(self) -> None:
         if self.bar is not None:
