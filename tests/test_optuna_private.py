@@ -41,5 +41,5 @@ def test_distribution_contains_as_optuna_checks_an_enqueued_value() -> None:
     assert distribution_contains(alpha, 0.1)
     assert not distribution_contains(alpha, 2.0)
     assert not distribution_contains(alpha, "a string")
-    hidden = CategoricalDistribution([(16,), (32, 32)])
-    assert distribution_contains(hidden, (32, 32)) and not distribution_contains(hidden, (8,))
+    hidden = CategoricalDistribution(["16", "32x32"])
+    assert distribution_contains(hidden, "32x32") and not distribution_contains(hidden, "8")
