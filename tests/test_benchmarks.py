@@ -56,6 +56,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_benchmark_quick_run_writes_its_result_and_plot(name, tmp_path):
     out = tmp_path / "results"
@@ -81,6 +82,7 @@ def test_benchmark_quick_run_writes_its_result_and_plot(name, tmp_path):
     assert png.startswith(PNG_MAGIC) and len(png) > 10_000
 
 
+@pytest.mark.unit
 def test_the_readme_gives_one_command_per_benchmark():
     readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
     others = ["mlp_speed", "overhead", "scaling", "fingerprint_speed"]  # other engineers'
@@ -91,6 +93,7 @@ def test_the_readme_gives_one_command_per_benchmark():
         assert f"(results/{script}.md)" in readme and f"(results/{script}.png)" in readme
 
 
+@pytest.mark.integration
 def test_a_quick_run_without_out_leaves_the_published_results_alone(tmp_path):
     published = ROOT / "benchmarks" / "results" / "cost_growth.md"
     before = published.read_bytes() if published.exists() else None

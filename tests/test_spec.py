@@ -11,6 +11,8 @@ import pytest
 from tuner.space import distribution, grid_space, make_sampler, optuna_name, suggest, to_course
 from tuner.spec import SpecError, load_spec
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = sorted((ROOT / "studies").glob("*.toml"))
 

@@ -67,6 +67,7 @@ def assert_clean(outputs: list[tuple[int, str]]) -> None:
             assert bad not in err, err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_three_workers_run_exactly_n_trials(tmp_path: Path, kind: str,
                                             request: pytest.FixtureRequest) -> None:
@@ -87,6 +88,7 @@ def test_three_workers_run_exactly_n_trials(tmp_path: Path, kind: str,
     assert ran == 15, outputs
 
 
+@pytest.mark.integration
 def test_sigkill_mid_trial_is_rerun_by_the_survivor(tmp_path: Path, pg_url: str) -> None:
     study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=300)
     survivor = start_worker(study, pg_url)
@@ -105,6 +107,7 @@ def test_sigkill_mid_trial_is_rerun_by_the_survivor(tmp_path: Path, pg_url: str)
     assert reruns[0].params == failed[0].params
 
 
+@pytest.mark.integration
 def test_sigterm_worker_exits_0_and_the_other_finishes(tmp_path: Path, pg_url: str) -> None:
     study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=300)
     staying = start_worker(study, pg_url)
@@ -129,6 +132,7 @@ def test_sigterm_worker_exits_0_and_the_other_finishes(tmp_path: Path, pg_url: s
     assert max(handed_back[0].intermediate_values) < 300
 
 
+@pytest.mark.integration
 def test_worker_survives_its_connection_being_killed(tmp_path: Path, pg_url: str) -> None:
     """The database kills the worker's backends mid-run (as a restart or a failover
     would): the worker reconnects and the study finishes with nothing lost."""
@@ -155,6 +159,7 @@ def test_worker_survives_its_connection_being_killed(tmp_path: Path, pg_url: str
     assert all(after[n] == v for n, v in before.items()), "what finished before is kept"
 
 
+@pytest.mark.integration
 def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
     """Plain Optuna on SQLite pops the same queued trial in two processes now and then
     (pysqlite runs the SELECT outside the transaction); tuner's storage never does."""
@@ -181,6 +186,7 @@ def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
     assert len(popped) == 200 and len(set(popped)) == 200
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("url, expected", [
     ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:1/test", "Connection refused"),
     ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:5432/no_such_db_tuner", "does not exist"),
@@ -199,6 +205,7 @@ def test_unreachable_storage_one_line_exit_2_password_masked(tmp_path: Path, url
         assert "***" in lines[0]
 
 
+@pytest.mark.integration
 def test_password_from_environment_is_never_printed(tmp_path: Path, pg_url: str) -> None:
     url = pg_url.replace("postgres@", "postgres:hunter2-secret@")  # trust auth accepts it
     study = write_study(tmp_path, n_trials=2)
@@ -213,6 +220,7 @@ def test_password_from_environment_is_never_printed(tmp_path: Path, pg_url: str)
     assert "hunter2-secret" not in attrs
 
 
+@pytest.mark.unit
 def test_jobs_auto_with_one_core_babysits(tmp_path: Path) -> None:
     from tuner.data import load_splits
     from tuner.spec import load_spec
