@@ -29,43 +29,41 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import (Machine, best_value, fmt_acc, median, parser, progress, quartiles, quiet,
-                    run_study, save_figure, spec_from_toml, splits_for, table, with_seed,
-                    write_result)
-from tuner.mlp import DivergedError, MLPClassifierBN
-from tuner.objective import model_params
+from common import (
+    Machine,
+    add_options,
+    best_value,
+    finish,
+    fmt_acc,
+    median,
+    parser,
+    progress,
+    quartiles,
+    quiet,
+    run_study,
+    save_figure,
+    spec_from_toml,
+    splits_for,
+    study_toml,
+    table,
+    test_accuracy,
+    with_seed,
+)
 from tuner.space import grid_space, optuna_name, to_course
 from tuner.spec import ParamSpec, SamplerSpec
 
 NAME = "random_vs_grid"
 BUDGET = 27
-STUDY = """
-[study]
-name = "random-vs-grid"
-n_trials = {trials}
+SEARCH = {"alpha": ("log-uniform", 1e-4, 1.0), "beta": ("complement-log-uniform", 0.9, 0.999),
+          "units": ("log-int", 16, 256), "batch_size": ("log-int", 16, 256),
+          "bn_decay": ("uniform", 0.5, 0.99)}
 
-[data]
-dataset = "{dataset}"
 
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-batch_size = 64
-bn_decay = 0.9
+def study_text(dataset: str, trials: int, epochs: int) -> str:
+    return study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
+                      model={"bn_decay": 0.9}, search=SEARCH)
 
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-4, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-units = {{ prior = "log-int", low = 16, high = 256 }}
-batch_size = {{ prior = "log-int", low = 16, high = 256 }}
-bn_decay = {{ prior = "uniform", low = 0.5, high = 0.99 }}
 
-[sampler]
-name = "random"
-
-[pruner]
-name = "none"
-"""
 GRID_PARAMS = ("alpha", "beta", "units")
 METHODS = ("grid (ends)", "grid (centres)", "random", "tpe", "qmc")
 WHY_DATASET = {
@@ -107,20 +105,8 @@ def grid_values(spec) -> dict[str, list]:
     return out
 
 
-def test_accuracy(spec, splits, params: dict) -> float:
-    """The chosen trial's model, retrained on the training split, scored on the test split.
-
-    Training is deterministic for a given seed, so this is the trial's own model."""
-    clf = MLPClassifierBN(**model_params(spec, to_course(params, spec.search)))
-    try:
-        clf.fit(splits.X_train, splits.y_train)
-    except DivergedError:
-        return float("nan")
-    return clf.score(splits.X_test, splits.y_test)
-
-
 def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str, list[dict]]:
-    base = spec_from_toml(STUDY.format(dataset=dataset, trials=trials, epochs=epochs))
+    base = spec_from_toml(study_text(dataset, trials, epochs))
     splits = splits_for(base)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in range(seeds):
@@ -151,7 +137,7 @@ def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str,
 def paired(a: list[dict], b: list[dict]) -> tuple[int, int, int]:
     """(wins, ties, losses) of a against b, seed by seed, on best validation accuracy."""
     wins = ties = losses = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x["best_val"] > y["best_val"]:
             wins += 1
         elif x["best_val"] == y["best_val"]:
@@ -179,9 +165,9 @@ def summary(dataset: str, results: dict[str, list[dict]]) -> str:
     lines = [table(head, rows), ""]
     for other in ("random", "tpe", "qmc"):
         for grid in ("grid (ends)", "grid (centres)"):
-            w, t, l = paired(results[other], results[grid])
+            w, t, lost = paired(results[other], results[grid])
             lines.append(f"- {other} vs {grid}, seed by seed: better on {w}, tied on {t}, "
-                         f"worse on {l} of {len(results[other])} seeds")
+                         f"worse on {lost} of {len(results[other])} seeds")
     return "\n".join(lines)
 
 
@@ -229,7 +215,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
 
     fig, axes = plt.subplots(1, len(all_results), figsize=(5.2 * len(all_results), 4.2),
                              squeeze=False)
-    for ax, (dataset, results) in zip(axes[0], all_results.items()):
+    for ax, (dataset, results) in zip(axes[0], all_results.items(), strict=True):
         data = [[r["best_val"] for r in results[m] if np.isfinite(r["best_val"])]
                 for m in METHODS]
         ax.boxplot(data, tick_labels=[m.replace(" (", "\n(") for m in METHODS],
@@ -241,7 +227,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         distinct = [median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
         ax.set_xticks(range(1, len(METHODS) + 1),
                       [f"{m.replace(' (', chr(10) + '(')}\n{d:.0f} alphas"
-                       for m, d in zip(METHODS, distinct)], fontsize=8)
+                       for m, d in zip(METHODS, distinct, strict=True)], fontsize=8)
         ax.set_title(f"{dataset}: best val. accuracy, {len(data[0])} seeds")
         ax.set_ylabel(f"best validation accuracy of {trials} trials")
         ax.grid(axis="y", alpha=0.3)
@@ -251,8 +237,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=20)
+    add_options(p, seeds=10, epochs=20)
     p.add_argument("--datasets", nargs="+", default=["synthetic", "digits"],
                    choices=["synthetic", "digits"])
     args = p.parse_args()
@@ -265,7 +250,7 @@ def main() -> None:
     all_results = {d: run_dataset(d, seeds, trials, epochs) for d in args.datasets}
     plot(all_results, args.out, trials)
 
-    base = spec_from_toml(STUDY.format(dataset="synthetic", trials=trials, epochs=epochs))
+    base = spec_from_toml(study_text("synthetic", trials, epochs))
     ends, centres = grid_values(grid_spec(base, False)), grid_values(grid_spec(base, True))
 
     def show(values: dict) -> str:
@@ -320,9 +305,8 @@ def main() -> None:
         "is out of a grid user's reach at this budget.",
         f"- ![box plot]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
+           "\n".join(body))
 
 
 if __name__ == "__main__":

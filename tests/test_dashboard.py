@@ -21,6 +21,7 @@ import optuna
 import pytest
 
 from conftest import invoke, tuner_cmd, write_study
+from helpers import wait_until
 from test_report import run_chromium
 
 
@@ -134,7 +135,9 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
 
         # Finally the API agrees with the storage, and the dashboard is still up.
         sid = study_id(base, "busy")
-        time.sleep(2.5)  # optuna-dashboard caches a study's trials for 2 s
+        # optuna-dashboard caches a study's trials for a while: wait for it to catch up.
+        wait_until(lambda: len(get_json(base, f"/api/studies/{sid}?after=0")["trials"])
+                   == n_trials, what=f"the API to list all {n_trials} trials", timeout=60)
         detail = get_json(base, f"/api/studies/{sid}?after=0")
         stored = optuna.load_study(storage=sqlite_url, study_name="busy").get_trials()
         assert len(detail["trials"]) == len(stored) == n_trials

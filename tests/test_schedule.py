@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import optuna
@@ -20,7 +20,7 @@ from conftest import invoke, tuner_cmd, write_study
 from tuner.retune import retune_file
 from tuner.schedule import ScheduleError, check_cron, run_schedule
 
-START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d ")
 
 

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -15,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import invoke, run_tuner, tuner_cmd, write_study
+from helpers import wait_until
 
 
 def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -128,16 +128,8 @@ def test_jobs_auto_says_what_it_chose(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def _wait_for_trials(url: str, name: str, n: int, proc: subprocess.Popen) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended early: {proc.communicate()}")
-        try:
-            if len(finished(trials(url, name))) >= n:
-                return
-        except KeyError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("no progress")
+    wait_until(lambda: len(finished(trials(url, name))) >= n, what=f"{n} finished trial(s)",
+               procs=[proc], ignore=(KeyError,), timeout=120)
 
 
 @pytest.mark.integration
@@ -150,11 +142,10 @@ def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_trials(sqlite_url, "tiny", 1, proc)
     # ... and until a trial is well inside its epochs, so the signal lands mid-trial.
-    for _ in range(600):
-        if any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
-               for t in trials(sqlite_url, "tiny")):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
+                           for t in trials(sqlite_url, "tiny")),
+               what="a running trial between its epochs 1 and 50", procs=[proc],
+               interval=0.05, timeout=120)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -187,7 +178,8 @@ def test_pruning_prunes_hopeless_trials(tmp_path: Path, sqlite_url: str) -> None
     study.write_text(text)
     assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
     ts = trials(sqlite_url, "tiny")
-    pruned = [t for t in ts if t.state == TrialState.PRUNED and not t.user_attrs.get("tuner:diverged")]
+    pruned = [t for t in ts
+              if t.state == TrialState.PRUNED and not t.user_attrs.get("tuner:diverged")]
     assert len(pruned) >= 3
     assert all(max(t.intermediate_values) < 20 for t in pruned), "cut short"
     complete = [t for t in ts if t.state == TrialState.COMPLETE]
