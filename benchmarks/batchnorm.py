@@ -22,28 +22,7 @@ import math
 
 import numpy as np
 
-from common import (
-    Machine,
-    accuracy_grid,
-    add_options,
-    best_test_accuracy,
-    best_value,
-    diverged_trials,
-    finish,
-    fmt_acc,
-    median,
-    parser,
-    progress,
-    quartiles,
-    quiet,
-    run_study,
-    save_figure,
-    spec_from_toml,
-    splits_for,
-    study_toml,
-    table,
-    with_seed,
-)
+import common as bench
 
 NAME = "batchnorm"
 BUDGET = 27
@@ -55,13 +34,13 @@ MODELS = {"with batch norm": True, "without batch norm": False}
 
 
 def study_text(dataset: str, trials: int, epochs: int, bn: bool) -> str:
-    return study_toml("batchnorm", trials=trials, epochs=epochs, dataset=dataset,
-                      model={"use_batchnorm": bn})
+    return bench.study_toml("batchnorm", trials=trials, epochs=epochs, dataset=dataset,
+                            model={"use_batchnorm": bn})
 
 
 def sweep(spec, splits, alphas: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean validation accuracy, share of seeds that diverged) per alpha, at BETA."""
-    acc, diverged = accuracy_grid(spec, splits, alphas, np.array([BETA]), seeds)
+    acc, diverged = bench.accuracy_grid(spec, splits, alphas, np.array([BETA]), seeds)
     return acc[0].mean(axis=-1), diverged[0]
 
 
@@ -87,14 +66,14 @@ def good_region(alphas: np.ndarray, acc: np.ndarray, tol: float
 
 
 def tuned(dataset: str, bn: bool, seeds: int, trials: int, epochs: int, splits) -> list[dict]:
-    base = spec_from_toml(study_text(dataset, trials, epochs, bn))
+    base = bench.spec_from_toml(study_text(dataset, trials, epochs, bn))
     runs = []
     for seed in range(seeds):
-        spec = with_seed(base, seed=seed)
-        result = run_study(spec, splits, n_trials=trials)
-        runs.append({"best_val": best_value(result),
-                     "test": best_test_accuracy(spec, splits, result),
-                     "diverged": diverged_trials(result),
+        spec = bench.with_seed(base, seed=seed)
+        result = bench.run_study(spec, splits, n_trials=trials)
+        runs.append({"best_val": bench.best_value(result),
+                     "test": bench.best_test_accuracy(spec, splits, result),
+                     "diverged": bench.diverged_trials(result),
                      "params": [t.params for t in result.trials]})
     return runs
 
@@ -121,13 +100,13 @@ def plot(alphas, curves, out, dataset: str, seeds: int) -> None:
     ax.axvline(1.0, color="gray", linestyle=":", linewidth=1)
     ax.legend()
     ax.grid(alpha=0.3)
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    args = add_options(parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
-    quiet()
-    machine = Machine()
+    args = bench.add_options(bench.parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
+    bench.quiet()
+    machine = bench.Machine()
     seeds, trials, epochs, n_alpha, sweep_seeds = args.seeds, BUDGET, args.epochs, 31, 5
     if args.quick:
         seeds, trials, epochs, n_alpha, sweep_seeds = 2, 4, 2, 5, 1
@@ -136,21 +115,21 @@ def main() -> None:
     splits = None
     curves, runs = {}, {}
     for label, bn in MODELS.items():
-        spec = spec_from_toml(study_text(args.dataset, trials, epochs, bn))
-        splits = splits or splits_for(spec)
+        spec = bench.spec_from_toml(study_text(args.dataset, trials, epochs, bn))
+        splits = splits or bench.splits_for(spec)
         curves[label] = sweep(spec, splits, alphas, sweep_seeds)
         runs[label] = tuned(args.dataset, bn, seeds, trials, epochs, splits)
-        progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
-                 f"{median([r['best_val'] for r in runs[label]]):.3f}")
+        bench.progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
+                 f"{bench.median([r['best_val'] for r in runs[label]]):.3f}")
     plot(alphas, curves, args.out, args.dataset, sweep_seeds)
 
     rows = []
     for label in MODELS:
-        q1, q2, q3 = quartiles([r["best_val"] for r in runs[label]])
-        rows.append([label, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
-                     fmt_acc(median([r["test"] for r in runs[label]])),
+        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs[label]])
+        rows.append([label, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+                     bench.fmt_acc(bench.median([r["test"] for r in runs[label]])),
                      sum(r["diverged"] for r in runs[label])])
-    tuned_table = table(["model", "median best val acc", "IQR", "median test acc of the "
+    tuned_table = bench.table(["model", "median best val acc", "IQR", "median test acc of the "
                          "chosen trial", "diverged trials (all seeds)"], rows)
 
     rows, widths = [], {}
@@ -166,14 +145,14 @@ def main() -> None:
         first_div = alphas[diverged > 0]
         row.append(f"{first_div.min():.3g}" if first_div.size else "none in range")
         rows.append(row)
-    width_table = table(["model", "sweep best (mean of seeds)",
+    width_table = bench.table(["model", "sweep best (mean of seeds)",
                          *(f"good alpha, within {round(t * 100)} pt: decades (from – to)"
                            for t in TOLERANCES), "smallest alpha where a seed diverged"],
                         rows)
 
     with_bn, without = MODELS
-    d_best = median([r["best_val"] for r in runs[with_bn]]) - \
-        median([r["best_val"] for r in runs[without]])
+    d_best = bench.median([r["best_val"] for r in runs[with_bn]]) - \
+        bench.median([r["best_val"] for r in runs[without]])
     d_width = widths[(with_bn, PRIMARY)] - widths[(without, PRIMARY)]
     # The random sampler with the same seed draws the same (alpha, beta) for both models:
     # seed s is a paired comparison.
@@ -244,8 +223,8 @@ def main() -> None:
         "",
         f"![accuracy vs alpha]({NAME}.png)",
     ]
-    finish(args, machine, NAME, "Batch norm: tuned accuracy and the good learning-rate region",
-           "\n".join(body))
+    bench.finish(args, machine, NAME,
+                 "Batch norm: tuned accuracy and the good learning-rate region", "\n".join(body))
 
 
 if __name__ == "__main__":

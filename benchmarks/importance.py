@@ -29,23 +29,7 @@ from optuna.importance import (
     get_param_importances,
 )
 
-from common import (
-    Machine,
-    add_options,
-    best_value,
-    diverged_trials,
-    finish,
-    parser,
-    progress,
-    quiet,
-    run_study,
-    save_figure,
-    spec_from_toml,
-    splits_for,
-    study_toml,
-    table,
-    with_seed,
-)
+import common as bench
 
 NAME = "importance"
 SEARCH = {"alpha": ("log-uniform", 1e-4, 1.0), "beta": ("complement-log-uniform", 0.9, 0.999),
@@ -90,35 +74,36 @@ def plot(mean: dict[str, dict[str, float]], low, high, order: list[str], out, tr
     ax.set_title(f"Hyperparameter importance, random search, {trials} trials")
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = add_options(parser(__doc__), epochs=20, dataset=True)
+    p = bench.add_options(bench.parser(__doc__), epochs=20, dataset=True)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--studies", type=int, default=3)
     args = p.parse_args()
-    quiet()
-    machine = Machine()
+    bench.quiet()
+    machine = bench.Machine()
     trials, studies, epochs = args.trials, args.studies, args.epochs
     if args.quick:
         trials, studies, epochs = 10, 1, 2
 
-    base = spec_from_toml(study_toml("importance", trials=trials, epochs=epochs,
-                                     dataset=args.dataset, batch_size=None, search=SEARCH))
-    splits = splits_for(base)
+    base = bench.spec_from_toml(bench.study_toml(
+        "importance", trials=trials, epochs=epochs, dataset=args.dataset, batch_size=None,
+        search=SEARCH))
+    splits = bench.splits_for(base)
     per_study, notes, total_diverged = [], [], 0
     for seed in range(studies):
-        study = run_study(with_seed(base, seed=seed), splits, n_trials=trials)
+        study = bench.run_study(bench.with_seed(base, seed=seed), splits, n_trials=trials)
         complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-        diverged = diverged_trials(study)
+        diverged = bench.diverged_trials(study)
         total_diverged += diverged
         values = [t.value for t in complete]
         notes.append(f"- study seed {seed}: {len(complete)} complete, {diverged} diverged; "
-                     f"validation accuracy from {min(values):.3f} to {best_value(study):.3f} "
+                     f"validation accuracy from {min(values):.3f} to {bench.best_value(study):.3f} "
                      f"(median {np.median(values):.3f})")
         per_study.append(importances(study, seed))
-        progress(f"study {seed}: " + ", ".join(
+        bench.progress(f"study {seed}: " + ", ".join(
             f"{n}: {' > '.join(ranking(per_study[-1][n])[:2])}" for n in EVALUATORS))
 
     params = list(per_study[0]["fANOVA"])
@@ -180,7 +165,7 @@ def main() -> None:
         "",
         "## Ranking",
         "",
-        table(head, rows),
+        bench.table(head, rows),
         "",
         "## Verdict",
         "",
@@ -198,7 +183,8 @@ def main() -> None:
         "",
         f"![importance]({NAME}.png)",
     ]
-    finish(args, machine, NAME, "Which hyperparameters matter: Optuna importance", "\n".join(body))
+    bench.finish(args, machine, NAME, "Which hyperparameters matter: Optuna importance",
+                 "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -29,26 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import (
-    Machine,
-    add_options,
-    best_value,
-    finish,
-    fmt_acc,
-    median,
-    parser,
-    progress,
-    quartiles,
-    quiet,
-    run_study,
-    save_figure,
-    spec_from_toml,
-    splits_for,
-    study_toml,
-    table,
-    test_accuracy,
-    with_seed,
-)
+import common as bench
 from tuner.space import grid_space, optuna_name, to_course
 from tuner.spec import ParamSpec, SamplerSpec
 
@@ -60,8 +41,8 @@ SEARCH = {"alpha": ("log-uniform", 1e-4, 1.0), "beta": ("complement-log-uniform"
 
 
 def study_text(dataset: str, trials: int, epochs: int) -> str:
-    return study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
-                      model={"bn_decay": 0.9}, search=SEARCH)
+    return bench.study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
+                            model={"bn_decay": 0.9}, search=SEARCH)
 
 
 GRID_PARAMS = ("alpha", "beta", "units")
@@ -106,30 +87,31 @@ def grid_values(spec) -> dict[str, list]:
 
 
 def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str, list[dict]]:
-    base = spec_from_toml(study_text(dataset, trials, epochs))
-    splits = splits_for(base)
+    base = bench.spec_from_toml(study_text(dataset, trials, epochs))
+    splits = bench.splits_for(base)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in range(seeds):
         for method in METHODS:
             if method.startswith("grid"):
-                spec = with_seed(grid_spec(base, centres="centres" in method), seed=seed)
+                spec = bench.with_seed(grid_spec(base, centres="centres" in method), seed=seed)
             else:
-                spec = with_seed(base, sampler=method, seed=seed)
+                spec = bench.with_seed(base, sampler=method, seed=seed)
             started = time.perf_counter()
-            study = run_study(spec, splits, n_trials=trials)
+            study = bench.run_study(spec, splits, n_trials=trials)
             alphas = {t.params["alpha"] for t in study.trials if "alpha" in t.params}
-            best = best_value(study)
+            best = bench.best_value(study)
             chosen = study.best_trial if np.isfinite(best) else None
             results[method].append({
                 "seed": seed,
                 "best_val": best,
-                "test": test_accuracy(spec, splits, chosen.params) if chosen else float("nan"),
+                "test": (bench.test_accuracy(spec, splits, chosen.params) if chosen
+                         else float("nan")),
                 "distinct_alpha": len(alphas),
                 "diverged": sum(bool(t.user_attrs.get("tuner:diverged")) for t in study.trials),
                 "best_params": to_course(chosen.params, spec.search) if chosen else {},
                 "seconds": time.perf_counter() - started,
             })
-        progress(f"{dataset}: seed {seed} done: " + ", ".join(
+        bench.progress(f"{dataset}: seed {seed} done: " + ", ".join(
             f"{m} {results[m][-1]['best_val']:.3f}" for m in METHODS))
     return results
 
@@ -150,19 +132,20 @@ def paired(a: list[dict], b: list[dict]) -> tuple[int, int, int]:
 def summary(dataset: str, results: dict[str, list[dict]]) -> str:
     rows = []
     for method, runs in results.items():
-        q1, q2, q3 = quartiles([r["best_val"] for r in runs])
+        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs])
         vals = [r["best_val"] for r in runs]
         rows.append([
-            method, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}", f"{q3 - q1:.3f}",
-            f"{fmt_acc(np.nanmin(vals))} – {fmt_acc(np.nanmax(vals))}",
-            fmt_acc(median([r["test"] for r in runs])),
-            f"{median([r['distinct_alpha'] for r in runs]):.0f}",
+            method, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+            f"{q3 - q1:.3f}",
+            f"{bench.fmt_acc(np.nanmin(vals))} – {bench.fmt_acc(np.nanmax(vals))}",
+            bench.fmt_acc(bench.median([r["test"] for r in runs])),
+            f"{bench.median([r['distinct_alpha'] for r in runs]):.0f}",
             sum(r["diverged"] for r in runs),
         ])
     head = ["method", "median best val acc", "IQR (25% – 75%)", "IQR width", "min – max",
-            "median test acc of the chosen trial", "distinct alpha tried (median)",
+            "median test acc of the chosen trial", "distinct alpha tried (bench.median)",
             "diverged trials (all seeds)"]
-    lines = [table(head, rows), ""]
+    lines = [bench.table(head, rows), ""]
     for other in ("random", "tpe", "qmc"):
         for grid in ("grid (ends)", "grid (centres)"):
             w, t, lost = paired(results[other], results[grid])
@@ -173,7 +156,7 @@ def summary(dataset: str, results: dict[str, list[dict]]) -> str:
 
 def verdict(results: dict[str, list[dict]]) -> str:
     """Honest sentences: did random, TPE and QMC beat the better of the two grids here?"""
-    med = {m: median([r["best_val"] for r in runs]) for m, runs in results.items()}
+    med = {m: bench.median([r["best_val"] for r in runs]) for m, runs in results.items()}
     grid = max(("grid (ends)", "grid (centres)"), key=med.get)
     lines = []
     for method in ("random", "tpe", "qmc"):
@@ -190,7 +173,7 @@ def verdict(results: dict[str, list[dict]]) -> str:
     ends = results["grid (ends)"]
     top_alpha = sum(r["best_params"].get("alpha") == 1.0 for r in ends)
     top_units = sum(r["best_params"].get("units") == 256 for r in ends)
-    test = {m: median([r["test"] for r in runs]) for m, runs in results.items()}
+    test = {m: bench.median([r["test"] for r in runs]) for m, runs in results.items()}
     order = sorted(test, key=test.get, reverse=True)
     lines.append("- On the held-out test split, the chosen trials' models rank "
                  + " > ".join(f"{m} {test[m]:.3f}" for m in order)
@@ -224,7 +207,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=12, alpha=0.6,
                        color="tab:blue", zorder=3)
-        distinct = [median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
+        distinct = [bench.median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
         ax.set_xticks(range(1, len(METHODS) + 1),
                       [f"{m.replace(' (', chr(10) + '(')}\n{d:.0f} alphas"
                        for m, d in zip(METHODS, distinct, strict=True)], fontsize=8)
@@ -232,17 +215,17 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         ax.set_ylabel(f"best validation accuracy of {trials} trials")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Grid vs random / TPE / QMC, 5 hyperparameters, {trials} trials")
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = parser(__doc__)
-    add_options(p, seeds=10, epochs=20)
+    p = bench.parser(__doc__)
+    bench.add_options(p, seeds=10, epochs=20)
     p.add_argument("--datasets", nargs="+", default=["synthetic", "digits"],
                    choices=["synthetic", "digits"])
     args = p.parse_args()
-    quiet()
-    machine = Machine()
+    bench.quiet()
+    machine = bench.Machine()
     seeds, trials, epochs = args.seeds, BUDGET, args.epochs
     if args.quick:
         seeds, trials, epochs = 2, 4, 2
@@ -250,7 +233,7 @@ def main() -> None:
     all_results = {d: run_dataset(d, seeds, trials, epochs) for d in args.datasets}
     plot(all_results, args.out, trials)
 
-    base = spec_from_toml(study_text("synthetic", trials, epochs))
+    base = bench.spec_from_toml(study_text("synthetic", trials, epochs))
     ends, centres = grid_values(grid_spec(base, False)), grid_values(grid_spec(base, True))
 
     def show(values: dict) -> str:
@@ -305,8 +288,8 @@ def main() -> None:
         "is out of a grid user's reach at this budget.",
         f"- ![box plot]({NAME}.png)",
     ]
-    finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
-           "\n".join(body))
+    bench.finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
+                 "\n".join(body))
 
 
 if __name__ == "__main__":
