@@ -19,8 +19,14 @@ demo: install
 	$(BIN)/tuner study run studies/digits-momentum.toml --jobs auto
 	$(BIN)/tuner study show digits-momentum
 
-test-deps: $(BIN)/python
+# Installed again only when pyproject.toml changes (the install is editable), so that
+# test-fast stays fast.
+TEST_DEPS := $(VENV)/.test-deps
+$(TEST_DEPS): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+test-deps: $(TEST_DEPS)
 
 # Every test: unit, integration (databases, subprocesses, signals), e2e (browser, Docker stack).
 test: test-deps
