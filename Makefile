@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo   isolated environment, install, run a real study on SQLite
 #   make test   install the test dependencies, run the whole test suite
+# While working: `make test-fast` (the unit tests, under a minute) and `make lint` (ruff).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast lint test-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,25 @@ demo: install
 	$(BIN)/tuner study run studies/digits-momentum.toml --jobs auto
 	$(BIN)/tuner study show digits-momentum
 
-test: $(BIN)/python
+# Installed again only when pyproject.toml changes (the install is editable), so that
+# test-fast stays fast.
+TEST_DEPS := $(VENV)/.test-deps
+$(TEST_DEPS): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+test-deps: $(TEST_DEPS)
+
+# Every test: unit, integration (databases, subprocesses, signals), e2e (browser, Docker stack).
+test: test-deps
 	$(BIN)/python -m pytest -q
+
+# The unit tests only: in-process, no server, no subprocess, no signal.
+test-fast: test-deps
+	$(BIN)/python -m pytest -q -m unit
+
+lint: test-deps
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) tuner.db tuner.db-wal tuner.db-shm

@@ -22,12 +22,7 @@ import math
 
 import numpy as np
 
-from common import (Machine, best_value, fmt_acc, median, parser, progress, quartiles, quiet,
-                    run_study, save_figure, spec_from_toml, splits_for, table, with_seed,
-                    write_result)
-from tuner.mlp import DivergedError, MLPClassifierBN
-from tuner.objective import model_params
-from tuner.space import to_course
+import common as bench
 
 NAME = "batchnorm"
 BUDGET = 27
@@ -35,46 +30,18 @@ SWEEP_ALPHA = (1e-4, 100.0)
 BETA = 0.9
 TOLERANCES = (0.01, 0.02, 0.05)
 PRIMARY = 0.05  # the tolerance of the plot's shading and the verdict
-STUDY = """
-[study]
-name = "batchnorm"
-n_trials = {trials}
+MODELS = {"with batch norm": True, "without batch norm": False}
 
-[data]
-dataset = "{dataset}"
 
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-batch_size = 64
-use_batchnorm = {bn}
-
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-4, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-
-[sampler]
-name = "random"
-
-[pruner]
-name = "none"
-"""
-MODELS = {"with batch norm": "true", "without batch norm": "false"}
+def study_text(dataset: str, trials: int, epochs: int, bn: bool) -> str:
+    return bench.study_toml("batchnorm", trials=trials, epochs=epochs, dataset=dataset,
+                            model={"use_batchnorm": bn})
 
 
 def sweep(spec, splits, alphas: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean validation accuracy, share of seeds that diverged) per alpha, at BETA."""
-    acc = np.zeros(alphas.size)
-    diverged = np.zeros(alphas.size)
-    for j, a in enumerate(alphas):
-        for seed in range(seeds):
-            kwargs = model_params(spec, {"alpha": float(a), "beta": BETA, "seed": seed})
-            try:
-                clf = MLPClassifierBN(**kwargs).fit(splits.X_train, splits.y_train)
-                acc[j] += clf.score(splits.X_val, splits.y_val) / seeds
-            except DivergedError:
-                diverged[j] += 1 / seeds
-    return acc, diverged
+    acc, diverged = bench.accuracy_grid(spec, splits, alphas, np.array([BETA]), seeds)
+    return acc[0].mean(axis=-1), diverged[0]
 
 
 def smooth(acc: np.ndarray) -> np.ndarray:
@@ -98,22 +65,16 @@ def good_region(alphas: np.ndarray, acc: np.ndarray, tol: float
     return float(decades), float(10 ** fine[inside].min()), float(10 ** fine[inside].max())
 
 
-def tuned(dataset: str, bn: str, seeds: int, trials: int, epochs: int, splits) -> list[dict]:
-    base = spec_from_toml(STUDY.format(dataset=dataset, trials=trials, epochs=epochs, bn=bn))
+def tuned(dataset: str, bn: bool, seeds: int, trials: int, epochs: int, splits) -> list[dict]:
+    base = bench.spec_from_toml(study_text(dataset, trials, epochs, bn))
     runs = []
     for seed in range(seeds):
-        spec = with_seed(base, seed=seed)
-        study = run_study(spec, splits, n_trials=trials)
-        best = best_value(study)
-        test = float("nan")
-        if np.isfinite(best):
-            clf = MLPClassifierBN(**model_params(spec, to_course(study.best_trial.params,
-                                                                 spec.search)))
-            test = clf.fit(splits.X_train, splits.y_train).score(splits.X_test, splits.y_test)
-        runs.append({"best_val": best, "test": test,
-                     "diverged": sum(bool(t.user_attrs.get("tuner:diverged"))
-                                     for t in study.trials),
-                     "params": [t.params for t in study.trials]})
+        spec = bench.with_seed(base, seed=seed)
+        result = bench.run_study(spec, splits, n_trials=trials)
+        runs.append({"best_val": bench.best_value(result),
+                     "test": bench.best_test_accuracy(spec, splits, result),
+                     "diverged": bench.diverged_trials(result),
+                     "params": [t.params for t in result.trials]})
     return runs
 
 
@@ -121,7 +82,8 @@ def plot(alphas, curves, out, dataset: str, seeds: int) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.6))
-    for (label, (acc, diverged)), color in zip(curves.items(), ("tab:blue", "tab:orange")):
+    colors = ("tab:blue", "tab:orange")
+    for (label, (acc, diverged)), color in zip(curves.items(), colors, strict=True):
         ax.plot(alphas, acc, marker="o", markersize=3.5, color=color, label=label)
         _, lo, hi = good_region(alphas, acc, PRIMARY)
         if lo is not None:
@@ -138,17 +100,13 @@ def plot(alphas, curves, out, dataset: str, seeds: int) -> None:
     ax.axvline(1.0, color="gray", linestyle=":", linewidth=1)
     ax.legend()
     ax.grid(alpha=0.3)
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "digits"])
-    args = p.parse_args()
-    quiet()
-    machine = Machine()
+    args = bench.add_options(bench.parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
+    bench.quiet()
+    machine = bench.Machine()
     seeds, trials, epochs, n_alpha, sweep_seeds = args.seeds, BUDGET, args.epochs, 31, 5
     if args.quick:
         seeds, trials, epochs, n_alpha, sweep_seeds = 2, 4, 2, 5, 1
@@ -157,22 +115,21 @@ def main() -> None:
     splits = None
     curves, runs = {}, {}
     for label, bn in MODELS.items():
-        spec = spec_from_toml(STUDY.format(dataset=args.dataset, trials=trials,
-                                           epochs=epochs, bn=bn))
-        splits = splits or splits_for(spec)
+        spec = bench.spec_from_toml(study_text(args.dataset, trials, epochs, bn))
+        splits = splits or bench.splits_for(spec)
         curves[label] = sweep(spec, splits, alphas, sweep_seeds)
         runs[label] = tuned(args.dataset, bn, seeds, trials, epochs, splits)
-        progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
-                 f"{median([r['best_val'] for r in runs[label]]):.3f}")
+        bench.progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
+                 f"{bench.median([r['best_val'] for r in runs[label]]):.3f}")
     plot(alphas, curves, args.out, args.dataset, sweep_seeds)
 
     rows = []
     for label in MODELS:
-        q1, q2, q3 = quartiles([r["best_val"] for r in runs[label]])
-        rows.append([label, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
-                     fmt_acc(median([r["test"] for r in runs[label]])),
+        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs[label]])
+        rows.append([label, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+                     bench.fmt_acc(bench.median([r["test"] for r in runs[label]])),
                      sum(r["diverged"] for r in runs[label])])
-    tuned_table = table(["model", "median best val acc", "IQR", "median test acc of the "
+    tuned_table = bench.table(["model", "median best val acc", "IQR", "median test acc of the "
                          "chosen trial", "diverged trials (all seeds)"], rows)
 
     rows, widths = [], {}
@@ -188,20 +145,21 @@ def main() -> None:
         first_div = alphas[diverged > 0]
         row.append(f"{first_div.min():.3g}" if first_div.size else "none in range")
         rows.append(row)
-    width_table = table(["model", "sweep best (mean of seeds)",
+    width_table = bench.table(["model", "sweep best (mean of seeds)",
                          *(f"good alpha, within {round(t * 100)} pt: decades (from – to)"
                            for t in TOLERANCES), "smallest alpha where a seed diverged"],
                         rows)
 
     with_bn, without = MODELS
-    d_best = median([r["best_val"] for r in runs[with_bn]]) - \
-        median([r["best_val"] for r in runs[without]])
+    d_best = bench.median([r["best_val"] for r in runs[with_bn]]) - \
+        bench.median([r["best_val"] for r in runs[without]])
     d_width = widths[(with_bn, PRIMARY)] - widths[(without, PRIMARY)]
     # The random sampler with the same seed draws the same (alpha, beta) for both models:
     # seed s is a paired comparison.
-    same_points = all(a["params"] == b["params"] for a, b in zip(runs[with_bn], runs[without]))
-    wins = sum(a["best_val"] > b["best_val"] for a, b in zip(runs[with_bn], runs[without]))
-    ties = sum(a["best_val"] == b["best_val"] for a, b in zip(runs[with_bn], runs[without]))
+    pairs = list(zip(runs[with_bn], runs[without], strict=True))
+    same_points = all(a["params"] == b["params"] for a, b in pairs)
+    wins = sum(a["best_val"] > b["best_val"] for a, b in pairs)
+    ties = sum(a["best_val"] == b["best_val"] for a, b in pairs)
     edges = {label: good_region(alphas, curves[label][0], PRIMARY)[1:] for label in MODELS}
 
     def edge(x):
@@ -265,9 +223,8 @@ def main() -> None:
         "",
         f"![accuracy vs alpha]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Batch norm: tuned accuracy and the good learning-rate region",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    bench.finish(args, machine, NAME,
+                 "Batch norm: tuned accuracy and the good learning-rate region", "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,22 @@ workspace. The fitted slope is the least-squares slope of log(cost) on log(size)
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import numpy as np
 
-from common import (Machine, OtherLoad, load_text, loglog_slope, parser, progress,
-                    save_figure, table, write_result)
+from common import (
+    Machine,
+    OtherLoad,
+    finish,
+    load_text,
+    loglog_slope,
+    parser,
+    progress,
+    save_figure,
+    table,
+    time_tuner,
+)
 from tuner.data import load_xy
 from tuner.mlp import MLPClassifierBN
 
@@ -41,13 +50,8 @@ def data(n: int) -> tuple[np.ndarray, np.ndarray]:
 def epoch_times(X: np.ndarray, y: np.ndarray, width: int, epochs: int, seed: int
                 ) -> list[float]:
     """Seconds of each epoch of one fit, but the first (the warm-up)."""
-    stamps: list[float] = []
-    clf = MLPClassifierBN(hidden=(width, width), learning_rate=0.05, momentum=0.9,
-                          epochs=epochs, batch_size=BATCH, seed=seed)
-    start = time.perf_counter()
-    clf.fit(X, y, on_epoch=lambda e, m: stamps.append(time.perf_counter()))
-    times = np.diff([start, *stamps])
-    return list(times[1:] if len(times) > 1 else times)
+    return time_tuner(X, y, X, y, hidden=(width, width), batch_size=BATCH, epochs=epochs,
+                      seed=seed).seconds
 
 
 def peak_memory(X: np.ndarray, y: np.ndarray, width: int) -> int:
@@ -240,9 +244,7 @@ def main() -> None:
         "",
         f"![cost growth]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Cost growth of MLPClassifierBN: rows and width",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    finish(args, machine, NAME, "Cost growth of MLPClassifierBN: rows and width", "\n".join(body))
 
 
 if __name__ == "__main__":

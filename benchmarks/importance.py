@@ -22,39 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
-from optuna.importance import (FanovaImportanceEvaluator,
-                               MeanDecreaseImpurityImportanceEvaluator,
-                               PedAnovaImportanceEvaluator, get_param_importances)
+from optuna.importance import (
+    FanovaImportanceEvaluator,
+    MeanDecreaseImpurityImportanceEvaluator,
+    PedAnovaImportanceEvaluator,
+    get_param_importances,
+)
 
-from common import (Machine, best_value, parser, progress, quiet, run_study, save_figure,
-                    spec_from_toml, splits_for, table, with_seed, write_result)
+import common as bench
 
 NAME = "importance"
-STUDY = """
-[study]
-name = "importance"
-n_trials = {trials}
-
-[data]
-dataset = "{dataset}"
-
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-4, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-eps = {{ prior = "log-uniform", low = 1e-8, high = 1e-1 }}
-units = {{ prior = "log-int", low = 16, high = 256 }}
-batch_size = {{ prior = "log-int", low = 16, high = 256 }}
-
-[sampler]
-name = "random"
-
-[pruner]
-name = "none"
-"""
+SEARCH = {"alpha": ("log-uniform", 1e-4, 1.0), "beta": ("complement-log-uniform", 0.9, 0.999),
+          "eps": ("log-uniform", 1e-8, 1e-1), "units": ("log-int", 16, 256),
+          "batch_size": ("log-int", 16, 256)}
 # Optuna's names -> how the study file names them
 LABELS = {"alpha": "alpha", "one_minus_beta": "beta (as 1 - beta)", "eps": "BN eps",
           "units": "hidden units", "batch_size": "batch size"}
@@ -94,36 +74,36 @@ def plot(mean: dict[str, dict[str, float]], low, high, order: list[str], out, tr
     ax.set_title(f"Hyperparameter importance, random search, {trials} trials")
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = parser(__doc__)
+    p = bench.add_options(bench.parser(__doc__), epochs=20, dataset=True)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--studies", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "digits"])
     args = p.parse_args()
-    quiet()
-    machine = Machine()
+    bench.quiet()
+    machine = bench.Machine()
     trials, studies, epochs = args.trials, args.studies, args.epochs
     if args.quick:
         trials, studies, epochs = 10, 1, 2
 
-    base = spec_from_toml(STUDY.format(dataset=args.dataset, trials=trials, epochs=epochs))
-    splits = splits_for(base)
+    base = bench.spec_from_toml(bench.study_toml(
+        "importance", trials=trials, epochs=epochs, dataset=args.dataset, batch_size=None,
+        search=SEARCH))
+    splits = bench.splits_for(base)
     per_study, notes, total_diverged = [], [], 0
     for seed in range(studies):
-        study = run_study(with_seed(base, seed=seed), splits, n_trials=trials)
+        study = bench.run_study(bench.with_seed(base, seed=seed), splits, n_trials=trials)
         complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-        diverged = sum(bool(t.user_attrs.get("tuner:diverged")) for t in study.trials)
+        diverged = bench.diverged_trials(study)
         total_diverged += diverged
         values = [t.value for t in complete]
         notes.append(f"- study seed {seed}: {len(complete)} complete, {diverged} diverged; "
-                     f"validation accuracy from {min(values):.3f} to {best_value(study):.3f} "
+                     f"validation accuracy from {min(values):.3f} to {bench.best_value(study):.3f} "
                      f"(median {np.median(values):.3f})")
         per_study.append(importances(study, seed))
-        progress(f"study {seed}: " + ", ".join(
+        bench.progress(f"study {seed}: " + ", ".join(
             f"{n}: {' > '.join(ranking(per_study[-1][n])[:2])}" for n in EVALUATORS))
 
     params = list(per_study[0]["fANOVA"])
@@ -185,7 +165,7 @@ def main() -> None:
         "",
         "## Ranking",
         "",
-        table(head, rows),
+        bench.table(head, rows),
         "",
         "## Verdict",
         "",
@@ -203,9 +183,8 @@ def main() -> None:
         "",
         f"![importance]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Which hyperparameters matter: Optuna importance",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    bench.finish(args, machine, NAME, "Which hyperparameters matter: Optuna importance",
+                 "\n".join(body))
 
 
 if __name__ == "__main__":

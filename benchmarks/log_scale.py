@@ -29,11 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from common import (Machine, best_value, fmt_acc, median, parser, progress, quartiles, quiet,
-                    run_study, save_figure, spec_from_toml, splits_for, table, with_seed,
-                    write_result)
-from tuner.mlp import DivergedError, MLPClassifierBN
-from tuner.objective import model_params
+import common as bench
 from tuner.space import to_course
 
 NAME = "log_scale"
@@ -43,30 +39,15 @@ SWEEP_ONE_MINUS_BETA = (1e-3, 1e-1)
 RANGES = {"default [1e-4, 1]": (1e-4, 1.0), "wide [1e-4, 100]": (1e-4, 100.0)}
 TOLERANCES = (0.01, 0.02)
 PRIMARY = 0.02  # the tolerance the plot's bars and the verdict use
-STUDY = """
-[study]
-name = "log-scale"
-n_trials = {trials}
-
-[data]
-dataset = "{dataset}"
-
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-batch_size = 64
-
-[search]
-alpha = {{ prior = "{alpha_prior}", low = {low}, high = {high} }}
-beta = {{ prior = "{beta_prior}", low = 0.9, high = 0.999 }}
-
-[sampler]
-name = "random"
-
-[pruner]
-name = "none"
-"""
 PRIORS = {"log": ("log-uniform", "complement-log-uniform"), "uniform": ("uniform", "uniform")}
+
+
+def study_text(dataset: str, trials: int, epochs: int, prior: str = "log", low: float = 1e-4,
+          high: float = 1.0) -> str:
+    alpha_prior, beta_prior = PRIORS[prior]
+    return bench.study_toml("log-scale", trials=trials, epochs=epochs, dataset=dataset,
+                            search={"alpha": (alpha_prior, low, high),
+                                    "beta": (beta_prior, 0.9, 0.999)})
 
 
 def sweep(spec, splits, n_alpha: int, n_beta: int, seeds: int
@@ -75,20 +56,7 @@ def sweep(spec, splits, n_alpha: int, n_beta: int, seeds: int
     share (n_beta, n_alpha)); a diverged fit has accuracy 0."""
     alphas = np.geomspace(*SWEEP_ALPHA, n_alpha)
     omb = np.geomspace(*SWEEP_ONE_MINUS_BETA, n_beta)
-    acc = np.zeros((n_beta, n_alpha, seeds))
-    diverged = np.zeros((n_beta, n_alpha))
-    for i, o in enumerate(omb):
-        for j, a in enumerate(alphas):
-            for seed in range(seeds):
-                kwargs = model_params(spec, {"alpha": float(a), "beta": float(1 - o),
-                                             "seed": seed})
-                try:
-                    clf = MLPClassifierBN(**kwargs).fit(splits.X_train, splits.y_train)
-                    acc[i, j, seed] = clf.score(splits.X_val, splits.y_val)
-                except DivergedError:
-                    diverged[i, j] += 1 / seeds  # counts as accuracy 0
-        progress(f"sweep: row {i + 1}/{n_beta} (1 - beta = {o:.2g}) done, "
-                 f"best so far {acc[: i + 1].mean(axis=-1).max():.3f}")
+    acc, diverged = bench.accuracy_grid(spec, splits, alphas, 1 - omb, seeds, report=True)
     return alphas, omb, acc, diverged
 
 
@@ -128,31 +96,19 @@ def draw_prior(prior: str, low: float, high: float, n: int, rng: np.random.Gener
 
 def search(dataset: str, prior: str, low: float, high: float, seeds: int, trials: int,
            epochs: int, surface: Surface, splits) -> list[dict]:
-    alpha_prior, beta_prior = PRIORS[prior]
-    base = spec_from_toml(STUDY.format(dataset=dataset, trials=trials, epochs=epochs,
-                                       alpha_prior=alpha_prior, beta_prior=beta_prior,
-                                       low=repr(low), high=repr(high)))
+    base = bench.spec_from_toml(study_text(dataset, trials, epochs, prior, low, high))
     runs = []
     for seed in range(seeds):
-        spec = with_seed(base, seed=seed)
-        study = run_study(spec, splits, n_trials=trials)
-        course = [to_course(t.params, spec.search) for t in study.trials]
+        spec = bench.with_seed(base, seed=seed)
+        result = bench.run_study(spec, splits, n_trials=trials)
+        course = [to_course(t.params, spec.search) for t in result.trials]
         alpha = np.array([c["alpha"] for c in course])
         beta = np.array([c["beta"] for c in course])
-        best = best_value(study)
-        test = float("nan")
-        if np.isfinite(best):
-            params = to_course(study.best_trial.params, spec.search)
-            try:
-                clf = MLPClassifierBN(**model_params(spec, params))
-                test = clf.fit(splits.X_train, splits.y_train).score(splits.X_test,
-                                                                     splits.y_test)
-            except DivergedError:
-                pass
         runs.append({
-            "best_val": best, "test": test,
+            "best_val": bench.best_value(result),
+            "test": bench.best_test_accuracy(spec, splits, result),
             "share": {tol: float(surface.good(alpha, beta, tol).mean()) for tol in TOLERANCES},
-            "diverged": sum(bool(t.user_attrs.get("tuner:diverged")) for t in study.trials),
+            "diverged": bench.diverged_trials(result),
             "alpha": alpha, "beta": beta,
         })
     return runs
@@ -168,9 +124,9 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     # the good region, drawn on a fine grid of the interpolated surface
     fa = np.geomspace(*SWEEP_ALPHA, 300)
     fo = np.geomspace(*SWEEP_ONE_MINUS_BETA, 200)
-    A, O = np.meshgrid(fa, fo)
-    Z = surface.accuracy(A.ravel(), 1 - O.ravel()).reshape(A.shape)
-    cs = ax.contour(A, O, Z, levels=[surface.best - TOLERANCES[1], surface.best - TOLERANCES[0]],
+    A, OMB = np.meshgrid(fa, fo)
+    Z = surface.accuracy(A.ravel(), 1 - OMB.ravel()).reshape(A.shape)
+    cs = ax.contour(A, OMB, Z, levels=[surface.best - TOLERANCES[1], surface.best - TOLERANCES[0]],
                     colors=["white", "red"], linestyles=["--", "-"], linewidths=[1.3, 1.8])
     ax.clabel(cs, fmt={surface.best - TOLERANCES[1]: "best - 2 pts",
                        surface.best - TOLERANCES[0]: "best - 1 pt"}, fontsize=7)
@@ -189,7 +145,7 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     for (prior, rng_name), (exp_share, runs) in results.items():
         labels.append(f"{prior}\n{rng_name}")
         expected.append(exp_share[PRIMARY])
-        observed.append(median([r["share"][PRIMARY] for r in runs]))
+        observed.append(bench.median([r["share"][PRIMARY] for r in runs]))
     x = np.arange(len(labels))
     bx.bar(x - 0.2, expected, 0.4, label="expected from the prior")
     bx.bar(x + 0.2, observed, 0.4, label="observed, median over seeds")
@@ -198,27 +154,20 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     bx.set_title("Where each prior puts its trials")
     bx.legend(fontsize=8)
     bx.grid(axis="y", alpha=0.3)
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--dataset", default="synthetic", choices=["synthetic", "digits"])
-    args = p.parse_args()
-    quiet()
-    machine = Machine()
+    args = bench.add_options(bench.parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
+    bench.quiet()
+    machine = bench.Machine()
     seeds, trials, epochs = args.seeds, BUDGET, args.epochs
     n_alpha, n_beta, sweep_seeds = 25, 15, 3
     if args.quick:
         seeds, trials, epochs, n_alpha, n_beta, sweep_seeds = 2, 4, 2, 4, 3, 1
 
-    base = spec_from_toml(STUDY.format(dataset=args.dataset, trials=trials, epochs=epochs,
-                                       alpha_prior="log-uniform",
-                                       beta_prior="complement-log-uniform",
-                                       low="1e-4", high="1.0"))
-    splits = splits_for(base)
+    base = bench.spec_from_toml(study_text(args.dataset, trials, epochs))
+    splits = bench.splits_for(base)
     alphas, omb, per_seed, diverged = sweep(base, splits, n_alpha, n_beta, sweep_seeds)
     acc = per_seed.mean(axis=-1)
     plateau = acc >= acc.max() - 0.05  # the typical seed-to-seed spread where it matters
@@ -236,16 +185,17 @@ def main() -> None:
             expected = {tol: float(surface.good(a, b, tol).mean()) for tol in TOLERANCES}
             runs = search(args.dataset, prior, low, high, seeds, trials, epochs, surface, splits)
             results[(prior, rng_name)] = (expected, runs)
-            progress(f"{prior} {rng_name}: median best {median([r['best_val'] for r in runs]):.3f}")
+            best = bench.median([r["best_val"] for r in runs])
+            bench.progress(f"{prior} {rng_name}: median best {best:.3f}")
     plot(alphas, omb, acc, surface, results, args.out, args.dataset)
 
     rows = []
     for (prior, rng_name), (expected, runs) in results.items():
-        q1, q2, q3 = quartiles([r["best_val"] for r in runs])
+        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs])
         rows.append([
-            rng_name, prior, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
-            fmt_acc(median([r["test"] for r in runs])),
-            *(f"{100 * expected[t]:.0f}% / {100 * median([r['share'][t] for r in runs]):.0f}%"
+            rng_name, prior, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+            bench.fmt_acc(bench.median([r["test"] for r in runs])),
+            *(f"{100 * expected[t]:.0f}% / {100 * bench.median([r['share'][t] for r in runs]):.0f}%"
               for t in TOLERANCES),
             sum(r["diverged"] for r in runs),
         ])
@@ -256,10 +206,10 @@ def main() -> None:
     def verdict(rng_name: str) -> str:
         log_exp, log_runs = results[("log", rng_name)]
         uni_exp, uni_runs = results[("uniform", rng_name)]
-        d_best = median([r["best_val"] for r in log_runs]) - \
-            median([r["best_val"] for r in uni_runs])
+        d_best = bench.median([r["best_val"] for r in log_runs]) - \
+            bench.median([r["best_val"] for r in uni_runs])
         d_share = log_exp[PRIMARY] - uni_exp[PRIMARY]
-        spread = max(np.subtract(*quartiles([r["best_val"] for r in runs])[::-2])
+        spread = max(np.subtract(*bench.quartiles([r["best_val"] for r in runs])[::-2])
                      for runs in (log_runs, uni_runs))
         within = (f" That difference is within the spread between seeds (IQR up to "
                   f"{100 * spread:.1f} points): with {len(log_runs[0]['alpha'])} trials both "
@@ -316,7 +266,7 @@ def main() -> None:
         "",
         "## Results",
         "",
-        table(head, rows),
+        bench.table(head, rows),
         "",
         "\"expected\" is the share of 200 000 draws from the prior that land in the good "
         "region; \"observed\" the median over seeds of the share of a search's "
@@ -336,9 +286,8 @@ def main() -> None:
         "",
         f"![sweep and shares]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Log-scale priors for alpha and 1 - beta vs uniform priors",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    bench.finish(args, machine, NAME, "Log-scale priors for alpha and 1 - beta vs uniform priors",
+                 "\n".join(body))
 
 
 if __name__ == "__main__":

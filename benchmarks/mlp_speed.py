@@ -25,37 +25,36 @@ Usage: python benchmarks/mlp_speed.py [--quick] [--rows SUBSTRING ...] [--out PA
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import os
-import platform
 import statistics
 import sys
 import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_digits, make_classification
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-from tuner.mlp import MLPClassifierBN
+from common import (
+    ALPHA,
+    BETA,
+    EpochTimes,
+    Machine,
+    OtherLoad,
+    SpeedProbe,
+    blas_threads,
+    file_parser,
+    time_sklearn,
+    time_torch,
+    time_tuner,
+    torch_or_none,
+    wait_until_idle,
+)
 
-try:
-    import torch
-except ImportError:  # the PyTorch column is skipped, with a note
-    torch = None
-
-ROOT = Path(__file__).resolve().parent
-DEFAULT_OUT = ROOT / "results" / "mlp_speed.md"
-ALPHA, BETA = 0.05, 0.9
+torch = torch_or_none()  # the PyTorch column is skipped, with a note, when it is missing
+NAME = "mlp_speed"
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,6 @@ class Row:
     @property
     def name(self) -> str:
         return f"{self.dataset} {'x'.join(map(str, self.hidden))} b{self.batch_size}"
-
-
-@dataclass
-class Result:
-    epoch_seconds: list[float]
-    val_accuracy: float
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.epoch_seconds)
 
 
 def load_data(name: str, quick: bool) -> tuple[np.ndarray, ...]:
@@ -98,92 +87,20 @@ def load_data(name: str, quick: bool) -> tuple[np.ndarray, ...]:
 
 
 # ----------------------------------------------------------------- competitors
+# Each trains the same architecture with the same steps (see common.py); tuner converts
+# the data to its dtype outside the clock.
+
+def run_tuner(row: Row, data, epochs: int, dtype: str) -> EpochTimes:
+    return time_tuner(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs,
+                      dtype=dtype)
 
 
-def run_tuner(row: Row, data, epochs: int, dtype: str) -> Result:
-    X_train, y_train, X_val, y_val = data
-    stamps: list[float] = []
-    clf = MLPClassifierBN(
-        hidden=row.hidden, learning_rate=ALPHA, momentum=BETA, epochs=epochs,
-        batch_size=row.batch_size, seed=0, dtype=dtype,
-    )  # fmt: skip
-    X = X_train.astype(dtype)  # conversion outside the timed epochs, as for the others
-    start = time.perf_counter()
-    clf.fit(X, y_train, on_epoch=lambda epoch, metrics: stamps.append(time.perf_counter()))
-    return Result(per_epoch(start, stamps), clf.score(X_val.astype(dtype), y_val))
+def run_sklearn(row: Row, data, epochs: int) -> EpochTimes:
+    return time_sklearn(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs)
 
 
-class _EpochClock(io.TextIOBase):
-    """Stands in for stdout while sklearn fits verbosely: stamps each epoch's line."""
-
-    def __init__(self) -> None:
-        self.stamps: list[float] = []
-
-    def write(self, text: str) -> int:
-        if text.startswith("Iteration"):
-            self.stamps.append(time.perf_counter())
-        return len(text)
-
-
-def run_sklearn(row: Row, data, epochs: int) -> Result:
-    X_train, y_train, X_val, y_val = data
-    clf = MLPClassifier(
-        hidden_layer_sizes=row.hidden, solver="sgd", momentum=BETA,
-        nesterovs_momentum=False, alpha=0.0, learning_rate_init=ALPHA * (1 - BETA),
-        learning_rate="constant", batch_size=row.batch_size, max_iter=epochs,
-        shuffle=True, tol=0.0, n_iter_no_change=epochs + 1, early_stopping=False,
-        random_state=0, verbose=True,
-    )  # fmt: skip
-    clock = _EpochClock()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(clock):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        clf.fit(X_train, y_train)
-    return Result(per_epoch(start, clock.stamps), clf.score(X_val, y_val))
-
-
-def run_torch(row: Row, data, epochs: int) -> Result:
-    X_train, y_train, X_val, y_val = data
-    torch.manual_seed(0)
-    layers: list = []
-    fan_in = X_train.shape[1]
-    for units in row.hidden:
-        layers += [
-            torch.nn.Linear(fan_in, units, bias=False),
-            torch.nn.BatchNorm1d(units),
-            torch.nn.ReLU(),
-        ]
-        fan_in = units
-    layers.append(torch.nn.Linear(fan_in, int(y_train.max()) + 1))
-    model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=ALPHA * (1 - BETA), momentum=BETA)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    X = torch.from_numpy(X_train)
-    y = torch.from_numpy(y_train.astype(np.int64))
-    generator = torch.Generator().manual_seed(0)
-    n, batch = X.shape[0], row.batch_size
-    stamps: list[float] = []
-    start = time.perf_counter()
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=generator)
-        Xs, ys = X[perm], y[perm]
-        for i in range(0, n, batch):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(Xs[i : i + batch]), ys[i : i + batch])
-            loss.backward()
-            optimizer.step()
-        stamps.append(time.perf_counter())
-    model.eval()
-    with torch.no_grad():
-        predicted = model(torch.from_numpy(X_val)).argmax(1).numpy()
-    return Result(per_epoch(start, stamps), float(np.mean(predicted == y_val)))
-
-
-def per_epoch(start: float, stamps: list[float]) -> list[float]:
-    """Durations of the epochs after the first (the first is the warm-up)."""
-    times = np.diff([start, *stamps])
-    return list(times[1:]) if len(times) > 1 else list(times)
+def run_torch(row: Row, data, epochs: int) -> EpochTimes:
+    return time_torch(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs)
 
 
 # ----------------------------------------------------------------- the floor
@@ -212,7 +129,7 @@ def epoch_flops(
     gradient, which no trainer computes."""
     sizes = (n_features, *row.hidden, n_classes)
     total = 0.0
-    for layer, (k, n) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for layer, (k, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         total += (2 if needed and layer == 0 else 3) * 2.0 * n_train * k * n
     return total
 
@@ -220,132 +137,8 @@ def epoch_flops(
 # ----------------------------------------------------------------- main
 
 
-def _cpu_ticks() -> tuple[int, int, float] | None:
-    """(busy ticks of all CPUs, all ticks, this process's CPU ticks), from /proc (Linux)."""
-    try:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = values[3] + values[4]  # idle + iowait
-    own = os.times()
-    return sum(values) - idle, sum(values), (own.user + own.system) * os.sysconf("SC_CLK_TCK")
-
-
-class OtherLoad:
-    """Measures the share of the machine that other processes used while a block ran.
-
-    The machine may be shared: a row measured while something else ran is redone.
-    `fraction` is None where /proc/stat is unavailable.
-    """
-
-    fraction: float | None = None
-
-    def __enter__(self) -> OtherLoad:
-        self._start = _cpu_ticks()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        end = _cpu_ticks()
-        if self._start is None or end is None:
-            return
-        busy, total, own = (e - s for e, s in zip(end, self._start))
-        self.fraction = max(0.0, (busy - own) / total) if total > 0 else 0.0
-
-
-def wait_until_idle(max_wait: float, threshold: float = 0.10) -> float | None:
-    """Sleep until other processes leave the CPUs idle (at most max_wait seconds).
-
-    Returns the share of the machine they used in the last second checked.
-    """
-    deadline = time.monotonic() + max_wait
-    while True:
-        with OtherLoad() as load:
-            time.sleep(0.5)
-        if load.fraction is None or load.fraction <= threshold or time.monotonic() > deadline:
-            return load.fraction
-
-
-_PROBE: list[np.ndarray] = []
-
-
-def probe_seconds() -> float:
-    """Time a fixed mix like a training step's (best of 3, ~5 ms): 64 x 256 x 256
-    matmuls and elementwise passes over 24 arrays of 64 KiB in turn.
-
-    The machine may be a virtual one whose cores and caches are shared with other
-    machines: work there can slow this one down by half for minutes without
-    showing in /proc/stat. Comparing this probe with its best time tells when the
-    machine runs at full speed.
-    """
-    if not _PROBE:
-        rng = np.random.default_rng(0)
-        _PROBE.append(rng.random((256, 256), dtype=np.float32) / 256)
-        _PROBE.extend(rng.random((64, 256), dtype=np.float32) for _ in range(24))
-    W, *bufs = _PROBE
-    best = np.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        for i in range(24):
-            x, y, z = bufs[i], bufs[(i + 1) % 24], bufs[(i + 2) % 24]
-            np.matmul(x, W, out=z)
-            np.multiply(z, W[0], out=y)
-            np.add(y, x, out=z)
-            np.maximum(z, x, out=y)
-            np.multiply(y, 0.5, out=y)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-class SpeedProbe:
-    """Tells how much slower than its best the machine runs now (1.0 is full speed)."""
-
-    def __init__(self) -> None:
-        self.best = min(probe_seconds() for _ in range(5))
-
-    def slowdown(self) -> float:
-        seconds = probe_seconds()
-        self.best = min(self.best, seconds)
-        return seconds / self.best
-
-    def wait_for_full_speed(self, max_wait: float, tolerance: float = 1.10) -> float:
-        """Sleep until the probe runs within `tolerance` of its best (max_wait s at most).
-
-        Returns the last slowdown seen.
-        """
-        deadline = time.monotonic() + max_wait
-        while True:
-            slowdown = self.slowdown()
-            if slowdown <= tolerance or time.monotonic() > deadline:
-                return slowdown
-            time.sleep(1.0)
-
-
-def blas_threads() -> tuple[int, list[dict]]:
-    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
-    numpy_blas = [info for info in blas if "numpy" in info["filepath"]] or blas
-    return (numpy_blas[0]["num_threads"] if numpy_blas else os.cpu_count() or 1), blas
-
-
-def machine_info(threads: int, blas: list[dict], rates: dict[str, float]) -> list[str]:
-    lines = [
-        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- machine: {platform.machine()}, {os.cpu_count()} logical cores, "
-        f"{platform.processor() or platform.platform()}",
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, "
-        + (f"torch {torch.__version__}" if torch is not None else "torch not installed"),
-        f"- threads for every competitor: {threads}",
-    ]
-    for info in blas:
-        lines.append(
-            f"- BLAS: {info.get('internal_api')} {info.get('version')} "
-            f"({info.get('architecture')}, {info.get('threading_layer')}, "
-            f"{info['num_threads']} threads) at {Path(info['filepath']).name}"
-        )
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        if key in os.environ:
-            lines.append(f"- {key}={os.environ[key]}")
+def machine_lines(machine: Machine, threads: int, rates: dict[str, float]) -> list[str]:
+    lines = machine.lines() + [f"- threads for every competitor: {threads}"]
     for dtype, rate in rates.items():
         lines.append(
             f"- large matmul rate, {dtype}: {rate / 1e9:.0f} GFLOP/s (the best of the "
@@ -355,8 +148,7 @@ def machine_info(threads: int, blas: list[dict], rates: dict[str, float]) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budget, for a smoke test")
+    parser = file_parser(__doc__, NAME)
     parser.add_argument(
         "--rows", nargs="*", default=[], help="only rows whose name contains one of these"
     )
@@ -375,10 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         "slow around them (default 3, 0 with --quick)",
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"markdown file (default {DEFAULT_OUT})"
-    )
     args = parser.parse_args(argv)
+    machine = Machine()
 
     epochs = args.epochs or (3 if args.quick else 6)
     repeats = args.repeats or (1 if args.quick else 5)
@@ -386,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.retries is None:
         args.retries = 0 if args.quick else 3
     use_torch = torch is not None and not args.no_torch
-    threads, blas = blas_threads()
+    threads = blas_threads()
     if use_torch:
         torch.set_num_threads(threads)
 
@@ -414,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                 rates[dtype] = max(rates[dtype], matmul_rate(dtype, size, rate_repeats))
             data = datasets[row.dataset]
             competitors = {
-                "tuner32": lambda: run_tuner(row, data, epochs, "float32"),
-                "tuner64": lambda: run_tuner(row, data, epochs, "float64"),
-                "sklearn": lambda: run_sklearn(row, data, epochs),
+                "tuner32": partial(run_tuner, row, data, epochs, "float32"),
+                "tuner64": partial(run_tuner, row, data, epochs, "float64"),
+                "sklearn": partial(run_sklearn, row, data, epochs),
             }
             if use_torch:
-                competitors["torch"] = lambda: run_torch(row, data, epochs)
-            runs: dict[str, list[Result]] = {name: [] for name in competitors}
+                competitors["torch"] = partial(run_torch, row, data, epochs)
+            runs: dict[str, list[EpochTimes]] = {name: [] for name in competitors}
             others, slowdowns, redone = [], [], 0
             while len(runs["tuner32"]) < repeats:
                 # a repeat runs every competitor in turn; one during which other processes
@@ -443,15 +233,16 @@ def main(argv: list[str] | None = None) -> int:
                     runs[name].append(result)
             other = max(others)
             pooled = {
-                name: Result(
-                    [t for r in results for t in r.epoch_seconds], results[-1].val_accuracy
+                name: EpochTimes(
+                    [t for r in results for t in r.seconds], results[-1].val_accuracy
                 )
                 for name, results in runs.items()
             }
             # ratios of the runs of the same repeat, which ran side by side in time
             ratios = {
                 name: statistics.median(
-                    ours.median / theirs.median for ours, theirs in zip(runs["tuner32"], results)
+                    ours.median / theirs.median
+                    for ours, theirs in zip(runs["tuner32"], results, strict=True)
                 )
                 for name, results in runs.items()
             }
@@ -479,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         "|" + "---|" * len(header(use_torch).strip("|").split("|")),
     ]
     lines += [format_row(*entry, rates["float32"], use_torch) for entry in table]
-    lines += ["", "## Machine", ""] + machine_info(threads, blas, rates)
+    lines += ["", "## Machine", ""] + machine_lines(machine, threads, rates)
     if not use_torch:
         lines.append(
             "- PyTorch column skipped: torch is not importable"
@@ -519,7 +310,7 @@ def header(use_torch: bool) -> str:
 
 def format_row(
     row: Row,
-    pooled: dict[str, Result],
+    pooled: dict[str, EpochTimes],
     ratios: dict[str, float],
     flops: tuple[float, float],
     noise: tuple[float, float, int],

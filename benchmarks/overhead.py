@@ -16,7 +16,6 @@ It prints the wall times, the sum of the training times alone, the overhead per 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import optuna
 
+from common import Machine, file_parser, study_toml, write_study, write_table
 from tuner.data import load_splits
 from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN
@@ -35,31 +35,7 @@ from tuner.storage import open_storage
 from tuner.versions import prepare_version
 from tuner.worker import work
 
-HERE = Path(__file__).resolve().parent
-STUDY = """
-[study]
-name = "overhead"
-n_trials = {trials}
-
-[data]
-dataset = "digits"
-
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-batch_size = 64
-
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-4, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-
-[sampler]
-name = "tpe"
-seed = 0
-
-[pruner]
-name = "none"
-"""
+NAME = "overhead"
 
 
 def bare_loop(url: str, spec, splits, *, tuned: bool) -> tuple[float, float]:
@@ -86,7 +62,7 @@ def bare_loop(url: str, spec, splits, *, tuned: bool) -> tuple[float, float]:
             clf.fit(splits.X_train, splits.y_train, splits.X_val, splits.y_val,
                     on_epoch=on_epoch)
         except ArithmeticError:
-            raise optuna.TrialPruned()
+            raise optuna.TrialPruned() from None
         finally:
             train[0] += time.perf_counter() - started
         return last["val_accuracy"]
@@ -120,27 +96,27 @@ def tuner_cli(url: str, file: Path) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = file_parser(__doc__, NAME)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "overhead.md")
     args = parser.parse_args()
+    machine = Machine()
     if args.quick:
         args.trials, args.epochs, args.repeats = 4, 1, 1
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     tmp = Path(tempfile.mkdtemp(prefix="tuner-overhead-"))
-    file = tmp / "overhead.toml"
-    file.write_text(STUDY.format(trials=args.trials, epochs=args.epochs))
+    file = write_study(tmp, study_toml(NAME, trials=args.trials, epochs=args.epochs,
+                                       sampler="tpe", seed=0), stem=NAME)
     spec = load_spec(file)
     splits = load_splits("digits")
     runs: dict[str, list[tuple[float, float]]] = {
         "bare Optuna, default SQLite": [], "bare Optuna, tuner's SQLite settings": [],
         "tuner (in process)": [], "tuner study run (subprocess)": []}
     for r in range(args.repeats):
-        db = lambda name: f"sqlite:///{tmp / f'{name}-{r}.db'}"  # noqa: E731
+        def db(name: str, r: int = r) -> str:
+            return f"sqlite:///{tmp / f'{name}-{r}.db'}"
         runs["bare Optuna, default SQLite"].append(
             bare_loop(db("bare"), spec, splits, tuned=False))
         runs["bare Optuna, tuner's SQLite settings"].append(
@@ -160,18 +136,11 @@ def main() -> None:
         rows.append(f"| {name} | {wall:.2f} | {train:.2f} | {wall / train:.2f} | "
                     f"{overhead_ms:.1f} | {wall / base_wall:.2f} | "
                     f"{overhead_ms / (base_over * 1000):.2f} |")
-    from threadpoolctl import threadpool_info
-    import os
-    import numpy as np
 
-    blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
-                     for i in threadpool_info() if i["user_api"] == "blas")
     table = "\n".join([
         f"# Overhead of tuner per trial ({n} trials, digits, {args.epochs} epochs, TPE)",
         "",
-        f"Machine: {os.cpu_count()} cores, {blas}; numpy {np.__version__}, "
-        f"optuna {optuna.__version__}. Medians over {args.repeats} interleaved repeats; "
-        "a fresh SQLite file each run.",
+        f"Medians over {args.repeats} interleaved repeats; a fresh SQLite file each run.",
         "",
         "| run | wall s | training s | wall / training | overhead ms/trial | "
         "wall vs bare | overhead vs bare |",
@@ -181,9 +150,7 @@ def main() -> None:
         "Overhead per trial = (wall - training) / trials: sampling, storage, queueing, "
         "reporting. The subprocess row adds the interpreter start and imports once.",
     ])
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table + "\n")
+    write_table(args.out, table, machine)
 
 
 if __name__ == "__main__":

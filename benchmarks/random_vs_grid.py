@@ -29,43 +29,22 @@ from dataclasses import replace
 
 import numpy as np
 
-from common import (Machine, best_value, fmt_acc, median, parser, progress, quartiles, quiet,
-                    run_study, save_figure, spec_from_toml, splits_for, table, with_seed,
-                    write_result)
-from tuner.mlp import DivergedError, MLPClassifierBN
-from tuner.objective import model_params
+import common as bench
 from tuner.space import grid_space, optuna_name, to_course
 from tuner.spec import ParamSpec, SamplerSpec
 
 NAME = "random_vs_grid"
 BUDGET = 27
-STUDY = """
-[study]
-name = "random-vs-grid"
-n_trials = {trials}
+SEARCH = {"alpha": ("log-uniform", 1e-4, 1.0), "beta": ("complement-log-uniform", 0.9, 0.999),
+          "units": ("log-int", 16, 256), "batch_size": ("log-int", 16, 256),
+          "bn_decay": ("uniform", 0.5, 0.99)}
 
-[data]
-dataset = "{dataset}"
 
-[model]
-hidden = [64, 64]
-epochs = {epochs}
-batch_size = 64
-bn_decay = 0.9
+def study_text(dataset: str, trials: int, epochs: int) -> str:
+    return bench.study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
+                            model={"bn_decay": 0.9}, search=SEARCH)
 
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-4, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-units = {{ prior = "log-int", low = 16, high = 256 }}
-batch_size = {{ prior = "log-int", low = 16, high = 256 }}
-bn_decay = {{ prior = "uniform", low = 0.5, high = 0.99 }}
 
-[sampler]
-name = "random"
-
-[pruner]
-name = "none"
-"""
 GRID_PARAMS = ("alpha", "beta", "units")
 METHODS = ("grid (ends)", "grid (centres)", "random", "tpe", "qmc")
 WHY_DATASET = {
@@ -107,43 +86,32 @@ def grid_values(spec) -> dict[str, list]:
     return out
 
 
-def test_accuracy(spec, splits, params: dict) -> float:
-    """The chosen trial's model, retrained on the training split, scored on the test split.
-
-    Training is deterministic for a given seed, so this is the trial's own model."""
-    clf = MLPClassifierBN(**model_params(spec, to_course(params, spec.search)))
-    try:
-        clf.fit(splits.X_train, splits.y_train)
-    except DivergedError:
-        return float("nan")
-    return clf.score(splits.X_test, splits.y_test)
-
-
 def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str, list[dict]]:
-    base = spec_from_toml(STUDY.format(dataset=dataset, trials=trials, epochs=epochs))
-    splits = splits_for(base)
+    base = bench.spec_from_toml(study_text(dataset, trials, epochs))
+    splits = bench.splits_for(base)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in range(seeds):
         for method in METHODS:
             if method.startswith("grid"):
-                spec = with_seed(grid_spec(base, centres="centres" in method), seed=seed)
+                spec = bench.with_seed(grid_spec(base, centres="centres" in method), seed=seed)
             else:
-                spec = with_seed(base, sampler=method, seed=seed)
+                spec = bench.with_seed(base, sampler=method, seed=seed)
             started = time.perf_counter()
-            study = run_study(spec, splits, n_trials=trials)
+            study = bench.run_study(spec, splits, n_trials=trials)
             alphas = {t.params["alpha"] for t in study.trials if "alpha" in t.params}
-            best = best_value(study)
+            best = bench.best_value(study)
             chosen = study.best_trial if np.isfinite(best) else None
             results[method].append({
                 "seed": seed,
                 "best_val": best,
-                "test": test_accuracy(spec, splits, chosen.params) if chosen else float("nan"),
+                "test": (bench.test_accuracy(spec, splits, chosen.params) if chosen
+                         else float("nan")),
                 "distinct_alpha": len(alphas),
                 "diverged": sum(bool(t.user_attrs.get("tuner:diverged")) for t in study.trials),
                 "best_params": to_course(chosen.params, spec.search) if chosen else {},
                 "seconds": time.perf_counter() - started,
             })
-        progress(f"{dataset}: seed {seed} done: " + ", ".join(
+        bench.progress(f"{dataset}: seed {seed} done: " + ", ".join(
             f"{m} {results[m][-1]['best_val']:.3f}" for m in METHODS))
     return results
 
@@ -151,7 +119,7 @@ def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str,
 def paired(a: list[dict], b: list[dict]) -> tuple[int, int, int]:
     """(wins, ties, losses) of a against b, seed by seed, on best validation accuracy."""
     wins = ties = losses = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         if x["best_val"] > y["best_val"]:
             wins += 1
         elif x["best_val"] == y["best_val"]:
@@ -164,30 +132,31 @@ def paired(a: list[dict], b: list[dict]) -> tuple[int, int, int]:
 def summary(dataset: str, results: dict[str, list[dict]]) -> str:
     rows = []
     for method, runs in results.items():
-        q1, q2, q3 = quartiles([r["best_val"] for r in runs])
+        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs])
         vals = [r["best_val"] for r in runs]
         rows.append([
-            method, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}", f"{q3 - q1:.3f}",
-            f"{fmt_acc(np.nanmin(vals))} – {fmt_acc(np.nanmax(vals))}",
-            fmt_acc(median([r["test"] for r in runs])),
-            f"{median([r['distinct_alpha'] for r in runs]):.0f}",
+            method, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+            f"{q3 - q1:.3f}",
+            f"{bench.fmt_acc(np.nanmin(vals))} – {bench.fmt_acc(np.nanmax(vals))}",
+            bench.fmt_acc(bench.median([r["test"] for r in runs])),
+            f"{bench.median([r['distinct_alpha'] for r in runs]):.0f}",
             sum(r["diverged"] for r in runs),
         ])
     head = ["method", "median best val acc", "IQR (25% – 75%)", "IQR width", "min – max",
-            "median test acc of the chosen trial", "distinct alpha tried (median)",
+            "median test acc of the chosen trial", "distinct alpha tried (bench.median)",
             "diverged trials (all seeds)"]
-    lines = [table(head, rows), ""]
+    lines = [bench.table(head, rows), ""]
     for other in ("random", "tpe", "qmc"):
         for grid in ("grid (ends)", "grid (centres)"):
-            w, t, l = paired(results[other], results[grid])
+            w, t, lost = paired(results[other], results[grid])
             lines.append(f"- {other} vs {grid}, seed by seed: better on {w}, tied on {t}, "
-                         f"worse on {l} of {len(results[other])} seeds")
+                         f"worse on {lost} of {len(results[other])} seeds")
     return "\n".join(lines)
 
 
 def verdict(results: dict[str, list[dict]]) -> str:
     """Honest sentences: did random, TPE and QMC beat the better of the two grids here?"""
-    med = {m: median([r["best_val"] for r in runs]) for m, runs in results.items()}
+    med = {m: bench.median([r["best_val"] for r in runs]) for m, runs in results.items()}
     grid = max(("grid (ends)", "grid (centres)"), key=med.get)
     lines = []
     for method in ("random", "tpe", "qmc"):
@@ -204,7 +173,7 @@ def verdict(results: dict[str, list[dict]]) -> str:
     ends = results["grid (ends)"]
     top_alpha = sum(r["best_params"].get("alpha") == 1.0 for r in ends)
     top_units = sum(r["best_params"].get("units") == 256 for r in ends)
-    test = {m: median([r["test"] for r in runs]) for m, runs in results.items()}
+    test = {m: bench.median([r["test"] for r in runs]) for m, runs in results.items()}
     order = sorted(test, key=test.get, reverse=True)
     lines.append("- On the held-out test split, the chosen trials' models rank "
                  + " > ".join(f"{m} {test[m]:.3f}" for m in order)
@@ -229,7 +198,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
 
     fig, axes = plt.subplots(1, len(all_results), figsize=(5.2 * len(all_results), 4.2),
                              squeeze=False)
-    for ax, (dataset, results) in zip(axes[0], all_results.items()):
+    for ax, (dataset, results) in zip(axes[0], all_results.items(), strict=True):
         data = [[r["best_val"] for r in results[m] if np.isfinite(r["best_val"])]
                 for m in METHODS]
         ax.boxplot(data, tick_labels=[m.replace(" (", "\n(") for m in METHODS],
@@ -238,26 +207,25 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=12, alpha=0.6,
                        color="tab:blue", zorder=3)
-        distinct = [median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
+        distinct = [bench.median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
         ax.set_xticks(range(1, len(METHODS) + 1),
                       [f"{m.replace(' (', chr(10) + '(')}\n{d:.0f} alphas"
-                       for m, d in zip(METHODS, distinct)], fontsize=8)
+                       for m, d in zip(METHODS, distinct, strict=True)], fontsize=8)
         ax.set_title(f"{dataset}: best val. accuracy, {len(data[0])} seeds")
         ax.set_ylabel(f"best validation accuracy of {trials} trials")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Grid vs random / TPE / QMC, 5 hyperparameters, {trials} trials")
-    save_figure(fig, out, NAME)
+    bench.save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = parser(__doc__)
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=20)
+    p = bench.parser(__doc__)
+    bench.add_options(p, seeds=10, epochs=20)
     p.add_argument("--datasets", nargs="+", default=["synthetic", "digits"],
                    choices=["synthetic", "digits"])
     args = p.parse_args()
-    quiet()
-    machine = Machine()
+    bench.quiet()
+    machine = bench.Machine()
     seeds, trials, epochs = args.seeds, BUDGET, args.epochs
     if args.quick:
         seeds, trials, epochs = 2, 4, 2
@@ -265,7 +233,7 @@ def main() -> None:
     all_results = {d: run_dataset(d, seeds, trials, epochs) for d in args.datasets}
     plot(all_results, args.out, trials)
 
-    base = spec_from_toml(STUDY.format(dataset="synthetic", trials=trials, epochs=epochs))
+    base = bench.spec_from_toml(study_text("synthetic", trials, epochs))
     ends, centres = grid_values(grid_spec(base, False)), grid_values(grid_spec(base, True))
 
     def show(values: dict) -> str:
@@ -320,9 +288,8 @@ def main() -> None:
         "is out of a grid user's reach at this budget.",
         f"- ![box plot]({NAME}.png)",
     ]
-    write_result(args.out, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
-                 "\n".join(body), machine, quick=args.quick)
-    progress(f"wrote {args.out / (NAME + '.md')} and {NAME}.png")
+    bench.finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
+                 "\n".join(body))
 
 
 if __name__ == "__main__":

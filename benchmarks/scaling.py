@@ -12,7 +12,6 @@ Writes benchmarks/results/scaling.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -24,36 +23,13 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 
-HERE = Path(__file__).resolve().parent
+from common import Machine, file_parser, study_toml, write_study, write_table
+
+NAME = "scaling"
 PG_ADMIN = os.environ.get("TUNER_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-STUDY = """
-[study]
-name = "scaling"
-n_trials = {trials}
-
-[data]
-dataset = "synthetic"
-n_samples = 8000
-n_features = 40
-n_informative = 20
-n_classes = 4
-
-[model]
-hidden = [256, 256]
-epochs = {epochs}
-batch_size = 64
-
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-3, high = 0.5 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.99 }}
-
-[sampler]
-name = "random"
-seed = 0
-
-[pruner]
-name = "none"
-"""
+# A model sized so that a trial takes about a second.
+DATA = {"n_samples": 8000, "n_features": 40, "n_informative": 20, "n_classes": 4}
+SEARCH = {"alpha": ("log-uniform", 1e-3, 0.5), "beta": ("complement-log-uniform", 0.9, 0.99)}
 
 
 def run(file: Path, url: str, workers: int) -> dict[str, float]:
@@ -91,18 +67,18 @@ def fresh_pg() -> tuple[str, callable]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = file_parser(__doc__, NAME)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "scaling.md")
     args = parser.parse_args()
+    machine = Machine()
     if args.quick:
         args.trials, args.epochs = 4, 1
     tmp = Path(tempfile.mkdtemp(prefix="tuner-scaling-"))
-    file = tmp / "scaling.toml"
-    file.write_text(STUDY.format(trials=args.trials, epochs=args.epochs))
+    file = write_study(tmp, study_toml(NAME, trials=args.trials, epochs=args.epochs,
+                                       dataset="synthetic", data=DATA, hidden=(256, 256),
+                                       search=SEARCH, seed=0), stem=NAME)
 
     rows = []
     storages = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
@@ -128,7 +104,7 @@ def main() -> None:
         f"# Scaling: trials per minute with 1 and 2 workers ({args.trials} trials, "
         f"synthetic 8000x40, hidden (256, 256), {args.epochs} epochs, 1 BLAS thread each)",
         "",
-        f"Machine: {os.cpu_count()} cores. Steady = trials / (last finish - first start); "
+        "Steady = trials / (last finish - first start); "
         "wall = trials / time around the worker processes (includes their start-up).",
         "",
         "| storage | s per trial | 1 worker /min | 2 workers /min | ratio (steady) | "
@@ -136,9 +112,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
         *rows,
     ])
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table + "\n")
+    write_table(args.out, table, machine)
 
 
 if __name__ == "__main__":

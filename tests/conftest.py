@@ -8,16 +8,24 @@ TUNER_REQUIRE_SERVICES=1 (set by .ci/run) a missing server fails the test instea
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-ROOT = Path(__file__).resolve().parents[1]
+# Re-exported: test modules written before helpers.py import these from conftest.
+from helpers import (  # noqa: F401
+    ROOT,
+    TINY_STUDY,
+    invoke,
+    missing,
+    run_tuner,
+    tuner_cmd,
+    wait_until,
+    write_study,
+)
+
 PG_ADMIN = os.environ.get("TUNER_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MYSQL_ADMIN = os.environ.get("TUNER_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
@@ -28,42 +36,6 @@ os.environ.setdefault("TUNER_CONNECT_TIMEOUT", "3")
 os.environ.pop("TUNER_STORAGE", None)
 os.environ.pop("TUNER_HARDWARE_LABEL", None)
 
-TINY_STUDY = """
-[study]
-name = "{name}"
-n_trials = {n_trials}
-
-[data]
-dataset = "{dataset}"
-seed = 0
-
-[model]
-hidden = [16]
-epochs = {epochs}
-batch_size = 64
-
-[search]
-alpha = {{ prior = "log-uniform", low = 1e-3, high = 1.0 }}
-beta = {{ prior = "complement-log-uniform", low = 0.9, high = 0.999 }}
-
-[sampler]
-name = "{sampler}"
-seed = 0
-
-[pruner]
-name = "{pruner}"
-"""
-
-
-def write_study(folder: Path, *, name: str = "tiny", n_trials: int = 6, epochs: int = 3,
-                dataset: str = "iris", sampler: str = "tpe", pruner: str = "none",
-                extra: str = "") -> Path:
-    """A study file small enough that a trial takes milliseconds."""
-    path = folder / f"{name}.toml"
-    path.write_text(TINY_STUDY.format(name=name, n_trials=n_trials, epochs=epochs,
-                                      dataset=dataset, sampler=sampler, pruner=pruner) + extra)
-    return path
-
 
 @pytest.fixture
 def tiny_study(tmp_path: Path) -> Path:
@@ -73,32 +45,6 @@ def tiny_study(tmp_path: Path) -> Path:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tuner.db'}"
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    """Run the `tuner` CLI in this process (click's CliRunner)."""
-    from tuner.cli import cli
-
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
-
-
-def tuner_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tuner", *map(str, args)]
-
-
-def run_tuner(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-              cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the `tuner` CLI as a real subprocess."""
-    return subprocess.run(tuner_cmd(*args), capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
-
-
-def missing(message: str) -> None:
-    """Something a test needs is not on this machine: skip, saying how to get it; with
-    TUNER_REQUIRE_SERVICES=1 (set by .ci/run) fail instead, since CI must run it."""
-    if os.environ.get("TUNER_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (TUNER_REQUIRE_SERVICES=1: required here)")
-    pytest.skip(message)
 
 
 def _service_missing(what: str, error: Exception) -> None:
@@ -146,3 +92,26 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tuner.db'}"
     return request.getfixturevalue("pg_url" if request.param == "postgresql" else "mysql_url")
+
+
+# --- test kinds ----------------------------------------------------------------------------
+# Every test is exactly one of these (registered in pyproject.toml). `make test-fast` runs
+# `-m unit`; `make test` runs them all.
+KINDS = ("unit", "integration", "e2e")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects anything: check every test
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test without a kind would silently fall out of `make test-fast`'s answer (or a
+    slow one into it): stop the whole run at collection, naming each one and the fix."""
+    wrong = []
+    for item in items:
+        kinds = sorted({m.name for m in item.iter_markers() if m.name in KINDS})
+        if len(kinds) != 1:
+            wrong.append(f"  {item.nodeid}: {', '.join(kinds) or 'no kind marker'}")
+    if wrong:
+        raise pytest.UsageError(
+            f"{len(wrong)} test(s) need exactly one of the markers {', '.join(KINDS)}:\n"
+            + "\n".join(wrong) + "\nAdd `pytestmark = pytest.mark.unit` (or integration, "
+            "e2e) after the module's imports, or a decorator per test in a mixed module; "
+            "see the README's Tests section.")

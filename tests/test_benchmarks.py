@@ -44,8 +44,8 @@ EXPECTED = {
          "## Verdict"],
     ),
     "vs_alternatives": (
-        "# tuner vs scikit-learn and PyTorch: training speed and a whole tuning job",
-        ["| data, model | tuner s/epoch | sklearn s/epoch |", "| tuner TPE, pruner none |",
+        "# tuner vs scikit-learn's RandomizedSearchCV: a whole tuning job",
+        ["[mlp_speed.md](mlp_speed.md)", "| tuner TPE, pruner none |",
          "| sklearn RandomizedSearchCV |", "wall / sklearn's", "## Verdict"],
     ),
     "cost_growth": (
@@ -56,6 +56,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_benchmark_quick_run_writes_its_result_and_plot(name, tmp_path):
     out = tmp_path / "results"
@@ -81,6 +82,7 @@ def test_benchmark_quick_run_writes_its_result_and_plot(name, tmp_path):
     assert png.startswith(PNG_MAGIC) and len(png) > 10_000
 
 
+@pytest.mark.unit
 def test_the_readme_gives_one_command_per_benchmark():
     readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
     others = ["mlp_speed", "overhead", "scaling", "fingerprint_speed"]  # other engineers'
@@ -91,6 +93,7 @@ def test_the_readme_gives_one_command_per_benchmark():
         assert f"(results/{script}.md)" in readme and f"(results/{script}.png)" in readme
 
 
+@pytest.mark.integration
 def test_a_quick_run_without_out_leaves_the_published_results_alone(tmp_path):
     published = ROOT / "benchmarks" / "results" / "cost_growth.md"
     before = published.read_bytes() if published.exists() else None
@@ -103,3 +106,24 @@ def test_a_quick_run_without_out_leaves_the_published_results_alone(tmp_path):
     assert (tmp_path / "tuner-benchmarks-quick" / "cost_growth.md").exists()
     after = published.read_bytes() if published.exists() else None
     assert after == before
+
+
+@pytest.mark.unit
+def test_study_toml_is_a_study_file_tuners_parser_accepts(tmp_path):
+    """benchmarks/common.py writes every benchmark's study file: what it writes is what
+    tuner's own parser reads, keys and priors included."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from common import spec_from_toml, study_toml
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    spec = spec_from_toml(study_toml(
+        "bench", trials=7, epochs=3, dataset="synthetic", data={"n_samples": 500},
+        hidden=(32,), model={"use_batchnorm": False}, sampler="tpe", seed=4, pruner="median",
+        search={"alpha": ("log-uniform", 1e-4, 1.0), "units": ("log-int", 16, 256)}))
+    assert (spec.name, spec.n_trials, spec.model.epochs, spec.model.hidden) == \
+        ("bench", 7, 3, (32,))
+    assert spec.model.use_batchnorm is False and spec.data.dataset == "synthetic"
+    assert (spec.sampler.name, spec.sampler.seed, spec.pruner.name) == ("tpe", 4, "median")
+    assert [(p.name, p.prior, p.low, p.high) for p in spec.search] == \
+        [("alpha", "log-uniform", 1e-4, 1.0), ("units", "log-int", 16, 256)]

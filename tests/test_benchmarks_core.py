@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,7 +20,10 @@ def run_quick(script: str, out: Path, *extra: str) -> str:
                              "--out", str(out), *extra],
                             capture_output=True, text=True, timeout=600, cwd=out.parent)
     assert result.returncode == 0, result.stderr
-    return out.read_text()
+    text = out.read_text()
+    machine = text.split("## Machine", 1)[1]  # common.Machine: what the figures ran on
+    assert "logical cores" in machine and "load average" in machine
+    return text
 
 
 def rows(text: str) -> list[list[str]]:

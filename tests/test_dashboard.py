@@ -21,6 +21,7 @@ import optuna
 import pytest
 
 from conftest import invoke, tuner_cmd, write_study
+from helpers import wait_until
 from test_report import run_chromium
 
 
@@ -68,6 +69,7 @@ def page_text(dom: str) -> list[str]:
     return [unescape(t).strip() for t in re.split(r"<[^>]+>", dom) if t.strip()]
 
 
+@pytest.mark.e2e
 def test_dashboard_in_a_real_browser(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, name="browser-study", n_trials=5)
     assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
@@ -100,6 +102,7 @@ def test_dashboard_in_a_real_browser(tmp_path: Path, sqlite_url: str) -> None:
     assert "dashboard stopped (SIGTERM)" in err and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str) -> None:
     """The known pitfall: a dashboard on the SQLite file of a running study. Here it starts
     first, on a file with no tables yet, and polls its API while 2 workers write."""
@@ -132,7 +135,9 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
 
         # Finally the API agrees with the storage, and the dashboard is still up.
         sid = study_id(base, "busy")
-        time.sleep(2.5)  # optuna-dashboard caches a study's trials for 2 s
+        # optuna-dashboard caches a study's trials for a while: wait for it to catch up.
+        wait_until(lambda: len(get_json(base, f"/api/studies/{sid}?after=0")["trials"])
+                   == n_trials, what=f"the API to list all {n_trials} trials", timeout=60)
         detail = get_json(base, f"/api/studies/{sid}?after=0")
         stored = optuna.load_study(storage=sqlite_url, study_name="busy").get_trials()
         assert len(detail["trials"]) == len(stored) == n_trials
@@ -144,6 +149,7 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
     assert proc.returncode == 0
 
 
+@pytest.mark.unit
 def test_dashboard_reads_without_the_write_lock(tmp_path: Path, sqlite_url: str) -> None:
     """While a worker holds SQLite's write lock, the dashboard's storage still reads, and
     it leaves the file in WAL mode (so its reads never block the writers either)."""
@@ -166,6 +172,7 @@ def test_dashboard_reads_without_the_write_lock(tmp_path: Path, sqlite_url: str)
         writer.close()
 
 
+@pytest.mark.integration
 def test_dashboard_serves_the_artifacts_of_tuner_train(tmp_path: Path, sqlite_url: str
                                                        ) -> None:
     from tuner.storage import default_artifact_dir, open_storage
@@ -193,6 +200,7 @@ def test_dashboard_serves_the_artifacts_of_tuner_train(tmp_path: Path, sqlite_ur
     assert other.is_dir()
 
 
+@pytest.mark.unit
 def test_port_in_use_is_one_line_exit_2(sqlite_url: str) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -204,12 +212,14 @@ def test_port_in_use_is_one_line_exit_2(sqlite_url: str) -> None:
                         "uses it or pick another with --port\n")
 
 
+@pytest.mark.unit
 def test_bad_storage_is_one_line_exit_2(tmp_path: Path) -> None:
     r = invoke("dashboard", "--port", "0", "--storage", f"sqlite:///{tmp_path}/no/x.db")
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
     assert "does not exist" in r.stderr
 
 
+@pytest.mark.integration
 def test_non_loopback_host_warns_and_sigint_stops(sqlite_url: str) -> None:
     from tuner.dashboard import is_loopback
 
@@ -233,6 +243,7 @@ def test_non_loopback_host_warns_and_sigint_stops(sqlite_url: str) -> None:
     assert lines[-1] == "dashboard stopped (SIGINT)" and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_dashboard_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     study = write_study(tmp_path, name="pg-study", n_trials=2)
     assert invoke("study", "run", study, "--storage", pg_url).exit_code == 0

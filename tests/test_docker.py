@@ -590,12 +590,14 @@ def _command_id(value: Any) -> str:
     return " ".join(w for w in value if re.fullmatch(r"[a-z]+", w))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("where", "words"), [*compose_service_commands(), *k8s_commands()],
                          ids=_command_id)
 def test_every_container_command_is_a_real_tuner_command(where: str, words: list[str]) -> None:
     assert_real_tuner_command(words)
 
 
+@pytest.mark.integration
 def test_the_command_check_catches_a_mistyped_command() -> None:
     with pytest.raises(AssertionError):
         assert_real_tuner_command(["tuner", "dashboard", "--hots", "0.0.0.0"])
@@ -611,6 +613,7 @@ def test_the_command_check_catches_a_mistyped_command() -> None:
 
 # --- compose.yaml ----------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_compose_declares_the_stack() -> None:
     compose = load_compose(example_variables())
     services = compose["services"]
@@ -657,6 +660,7 @@ def test_compose_declares_the_stack() -> None:
     assert services["cli"]["profiles"] == ["tools"], "`up` must not start the cli service"
 
 
+@pytest.mark.unit
 def test_compose_requires_the_storage_and_the_credentials() -> None:
     text = COMPOSE.read_text()
     variables = compose_variables(text)
@@ -671,6 +675,7 @@ def test_compose_requires_the_storage_and_the_credentials() -> None:
     assert all(op == ":-" for name, op in variables.items() if name not in required)
 
 
+@pytest.mark.integration
 def test_env_example_covers_compose_and_no_real_env_is_committed() -> None:
     example = read_env_file(ENV_EXAMPLE)
     for name, op in compose_variables(COMPOSE.read_text()).items():
@@ -699,6 +704,7 @@ def test_env_example_covers_compose_and_no_real_env_is_committed() -> None:
 
 # --- the Dockerfile --------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_dockerfile_builds_a_small_non_root_image_with_tuner_as_entrypoint() -> None:
     stages = dockerfile_stages()
     for stage in stages:
@@ -723,6 +729,7 @@ def test_dockerfile_builds_a_small_non_root_image_with_tuner_as_entrypoint() -> 
     assert any(k == "COPY" and a.startswith("tuner/") for k, a in order[first_deps:])
 
 
+@pytest.mark.unit
 def test_every_file_the_dockerfile_copies_is_in_the_build_context() -> None:
     rules = dockerignore()
     sources = [w for stage in dockerfile_stages() for i in stage.instructions
@@ -739,6 +746,7 @@ def test_every_file_the_dockerfile_copies_is_in_the_build_context() -> None:
         assert not re.search(r"(^|/)(\.env|[^/]*\.db|__pycache__)($|/)", path), path
 
 
+@pytest.mark.integration
 def test_the_build_context_builds_tuner_with_pinned_dependencies(tmp_path: Path) -> None:
     """What the build stage does, as far as it can be done without the network: generate
     the requirements with the Dockerfile's own command, build the wheel from exactly the
@@ -799,6 +807,7 @@ def test_the_build_context_builds_tuner_with_pinned_dependencies(tmp_path: Path)
         todo += [Requirement(r) for r in metadata.requires(req.name) or []]
 
 
+@pytest.mark.integration
 def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
     hadolint = shutil.which("hadolint", path=str(VENV / "bin")) or shutil.which("hadolint")
     if hadolint is None:
@@ -824,6 +833,7 @@ def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
 
 # --- Kubernetes --------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_k8s_manifests_are_a_worker_job_and_a_retune_cronjob() -> None:
     docs = k8s_documents()
     assert {(d["apiVersion"], d["kind"]) for d in docs.values()} == {
@@ -874,6 +884,7 @@ def test_k8s_manifests_are_a_worker_job_and_a_retune_cronjob() -> None:
                                            for p in (ROOT / "studies").glob("*.toml"))
 
 
+@pytest.mark.unit
 def test_versions_agree() -> None:
     version = PROJECT["version"]
     assert f'org.opencontainers.image.version="{version}"' in DOCKERFILE.read_text()
@@ -884,6 +895,7 @@ def test_versions_agree() -> None:
 
 # --- the image, run as `docker run` would run it ----------------------------------------------
 
+@pytest.mark.e2e
 def test_docker_run_image_study_run_works_as_it_is(tmp_path: Path) -> None:
     """`docker run IMAGE study run studies/digits-momentum.toml`: the image's entrypoint,
     working folder, environment and copied studies, no TUNER_STORAGE (the SQLite default
@@ -928,6 +940,7 @@ def _observer(url: str) -> Any:
     return open_storage(url, heartbeat=False)
 
 
+@pytest.mark.e2e
 def test_the_compose_stack_without_docker(tmp_path: Path, pg_url: str) -> None:
     """`docker compose up --scale worker=2`, the containers as processes: the dashboard,
     two workers over every study file, then the scheduler, whose first tick finds every
@@ -1026,6 +1039,7 @@ def test_the_compose_stack_without_docker(tmp_path: Path, pg_url: str) -> None:
     assert host.healthcheck("dashboard").returncode != 0
 
 
+@pytest.mark.e2e
 def test_a_worker_container_stops_cleanly_on_sigterm(tmp_path: Path, pg_url: str) -> None:
     """`docker compose stop worker`: init hands SIGTERM to the worker's shell, which hands
     it to the running `tuner worker`; the trial ends after its epoch, goes back to the
@@ -1074,6 +1088,7 @@ def _running(storage: Any, name: str) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
+@pytest.mark.e2e
 def test_a_bad_study_file_does_not_hold_up_the_others(tmp_path: Path, pg_url: str) -> None:
     """The worker container goes through every file: a broken one is one line on stderr,
     the next one is still tuned, and the exit code (2) tells `restart: on-failure`."""
@@ -1092,6 +1107,7 @@ def test_a_bad_study_file_does_not_hold_up_the_others(tmp_path: Path, pg_url: st
     assert _versions(_observer(pg_url)) == {"fine": (3, 0)}
 
 
+@pytest.mark.unit
 def test_require_storage_refuses_only_the_fallbacks(monkeypatch: pytest.MonkeyPatch,
                                                      sqlite_url: str) -> None:
     from tuner.storage import DEFAULT_STORAGE, StorageError, resolve_storage_url
@@ -1109,6 +1125,7 @@ def test_require_storage_refuses_only_the_fallbacks(monkeypatch: pytest.MonkeyPa
     assert resolve_storage_url(None) == DEFAULT_STORAGE
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("how", ["unset", "empty"])
 def test_without_tuner_storage_every_container_fails_in_one_line(tmp_path: Path,
                                                                  how: str) -> None:

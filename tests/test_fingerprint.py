@@ -28,6 +28,7 @@ def iris(tmp_path: Path):
     return spec, load_splits(spec.data.dataset, **spec.data.loader_kwargs())
 
 
+@pytest.mark.unit
 def test_one_value_moves_the_data_fingerprint(iris) -> None:
     spec, splits = iris
     base = data_fingerprint(splits, spec.data)
@@ -41,6 +42,7 @@ def test_one_value_moves_the_data_fingerprint(iris) -> None:
     assert data_fingerprint(dataclasses.replace(splits, y_val=y), spec.data).digest != base.digest
 
 
+@pytest.mark.unit
 def test_same_values_same_fingerprint_shape_and_dtype_count(iris) -> None:
     spec, splits = iris
     base = data_fingerprint(splits, spec.data)
@@ -57,6 +59,7 @@ def test_same_values_same_fingerprint_shape_and_dtype_count(iris) -> None:
     assert data_fingerprint(relabelled, spec.data).digest != base.digest
 
 
+@pytest.mark.unit
 def test_dataset_parameters_count(tmp_path: Path) -> None:
     file = write_study(tmp_path, dataset="synthetic")
     text = file.read_text()
@@ -74,6 +77,7 @@ def test_dataset_parameters_count(tmp_path: Path) -> None:
     assert study_fingerprints(load_spec(file))["data"]["hash"] != float32["hash"]
 
 
+@pytest.mark.unit
 def test_hardware_label_and_software(monkeypatch: pytest.MonkeyPatch) -> None:
     base = hardware_fingerprint()
     details = {"cpu", "machine", "logical_cores", "memory_gib", "blas", "gpus", "label"}
@@ -104,6 +108,7 @@ def test_hardware_label_and_software(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not set(versions) & set(a.components)
 
 
+@pytest.mark.integration
 def test_same_fingerprints_in_another_process(tmp_path: Path) -> None:
     file = write_study(tmp_path)
     here = study_fingerprints(load_spec(file))
@@ -122,6 +127,7 @@ def test_same_fingerprints_in_another_process(tmp_path: Path) -> None:
     assert other["data"]["hash"] == here["data"]["hash"]
 
 
+@pytest.mark.unit
 def test_fingerprint_command_shows_components(tmp_path: Path) -> None:
     file = write_study(tmp_path)
     result = invoke("fingerprint", file)

@@ -23,6 +23,8 @@ from tuner.mlp import (
     batchnorm_inference,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def digits():

@@ -117,6 +117,7 @@ def kinds(url: str, name: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.integration
 def test_the_chain_has_every_kind_of_trial(chain_db: tuple[str, Path]) -> None:
     url, _ = chain_db
     counts = kinds(url, "rt")
@@ -124,6 +125,7 @@ def test_the_chain_has_every_kind_of_trial(chain_db: tuple[str, Path]) -> None:
     assert sum(kinds(url, "rt/v2").values()) == 8
 
 
+@pytest.mark.unit
 def test_report_html_is_self_contained_with_every_section(chain_db: tuple[str, Path],
                                                           tmp_path: Path) -> None:
     url, _ = chain_db
@@ -175,6 +177,7 @@ def test_report_html_is_self_contained_with_every_section(chain_db: tuple[str, P
             assert colors is not None and len(colors) > 50, f"{path.name} looks blank"
 
 
+@pytest.mark.integration
 def test_figures_tell_pruned_and_diverged_apart_on_log_axes(chain_db: tuple[str, Path]
                                                             ) -> None:
     from tuner.report import collect, plotly_figures
@@ -215,6 +218,7 @@ def test_figures_tell_pruned_and_diverged_apart_on_log_axes(chain_db: tuple[str,
     assert data.metric == "val_accuracy"
 
 
+@pytest.mark.e2e
 def test_report_renders_in_headless_chromium_without_js_error(chain_db: tuple[str, Path],
                                                              tmp_path: Path) -> None:
     url, _ = chain_db
@@ -258,6 +262,7 @@ window.addEventListener('load', () => setTimeout(() => {
     assert r.returncode == 0 and shot.stat().st_size > 50_000
 
 
+@pytest.mark.unit
 def test_report_of_a_named_version_and_another_evaluator(chain_db: tuple[str, Path],
                                                          tmp_path: Path) -> None:
     url, _ = chain_db
@@ -276,6 +281,7 @@ def test_report_of_a_named_version_and_another_evaluator(chain_db: tuple[str, Pa
     assert "<h1>rt/v2</h1>" in v2.read_text(encoding="utf-8")
 
 
+@pytest.mark.integration
 def test_importance_table_json_and_evaluators(chain_db: tuple[str, Path]) -> None:
     url, _ = chain_db
     table = invoke("study", "importance", "rt", "--storage", url)
@@ -306,6 +312,7 @@ def test_importance_table_json_and_evaluators(chain_db: tuple[str, Path]) -> Non
     assert bad.exit_code == 2 and "shap" in bad.stderr
 
 
+@pytest.mark.unit
 def test_unknown_study_lists_the_known_ones(chain_db: tuple[str, Path], tmp_path: Path
                                             ) -> None:
     url, _ = chain_db
@@ -317,6 +324,7 @@ def test_unknown_study_lists_the_known_ones(chain_db: tuple[str, Path], tmp_path
     assert not (tmp_path / "x.html").exists()
 
 
+@pytest.mark.unit
 def test_empty_study_gets_a_report_that_says_so(tmp_path: Path, sqlite_url: str) -> None:
     from conftest import write_study
     from tuner.fingerprint import study_fingerprints
@@ -346,6 +354,7 @@ def test_empty_study_gets_a_report_that_says_so(tmp_path: Path, sqlite_url: str)
     assert r.stderr.strip() == "error: study 'empty' has no complete trial yet: nothing to rank"
 
 
+@pytest.mark.unit
 def test_report_of_a_plain_optuna_study(tmp_path: Path, sqlite_url: str) -> None:
     """A study tuner did not create (no fingerprints, no chain) still gets a report."""
     study = optuna.create_study(storage=sqlite_url, study_name="plain", direction="minimize")
@@ -368,6 +377,7 @@ def test_report_of_a_plain_optuna_study(tmp_path: Path, sqlite_url: str) -> None
     assert len(list((tmp_path / "png").iterdir())) == 5
 
 
+@pytest.mark.unit
 def test_unwritable_output_is_one_line(chain_db: tuple[str, Path], tmp_path: Path) -> None:
     url, _ = chain_db
     blocker = tmp_path / "file"

@@ -93,6 +93,7 @@ def run_json(*args) -> list[dict]:
 
 # --- the life of a chain --------------------------------------------------------------
 
+@pytest.mark.integration
 def test_data_change_makes_v2_warm_started_then_up_to_date(tmp_path: Path, url: str,
                                                            change_data) -> None:
     file = write_study(tmp_path, n_trials=6)
@@ -136,6 +137,7 @@ def test_data_change_makes_v2_warm_started_then_up_to_date(tmp_path: Path, url: 
     assert run.exit_code == 0 and "tiny/v2: resuming" in run.output
 
 
+@pytest.mark.integration
 def test_study_run_says_stale_and_points_to_retune(tmp_path: Path, sqlite_url: str,
                                                   change_data) -> None:
     file = write_study(tmp_path, n_trials=3)
@@ -148,6 +150,7 @@ def test_study_run_says_stale_and_points_to_retune(tmp_path: Path, sqlite_url: s
     assert names(sqlite_url) == ["tiny"], "study run never re-tunes by itself"
 
 
+@pytest.mark.integration
 def test_synthetic_n_samples_changes_data_and_definition(tmp_path: Path,
                                                         sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=3, dataset="synthetic")
@@ -164,6 +167,7 @@ def test_synthetic_n_samples_changes_data_and_definition(tmp_path: Path,
     assert reason.startswith("data ") and "; definition " in reason
 
 
+@pytest.mark.integration
 def test_hardware_label_change_is_reason_hardware(tmp_path: Path, sqlite_url: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     file = write_study(tmp_path, n_trials=3)
@@ -177,6 +181,7 @@ def test_hardware_label_change_is_reason_hardware(tmp_path: Path, sqlite_url: st
     assert run_json(file, "--storage", sqlite_url)[0]["action"] == "up to date"
 
 
+@pytest.mark.integration
 def test_search_space_change_is_reason_definition(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=5)
     run_json(file, "--storage", sqlite_url)
@@ -191,6 +196,7 @@ def test_search_space_change_is_reason_definition(tmp_path: Path, sqlite_url: st
     assert len(finished(v2)) == 5
 
 
+@pytest.mark.integration
 def test_comment_only_edit_is_up_to_date(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=3)
     run_json(file, "--storage", sqlite_url)
@@ -201,6 +207,7 @@ def test_comment_only_edit_is_up_to_date(tmp_path: Path, sqlite_url: str) -> Non
     assert names(sqlite_url) == ["tiny"] and len(study(sqlite_url, "tiny").get_trials()) == 3
 
 
+@pytest.mark.integration
 def test_force_retunes_when_nothing_changed(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=4)
     run_json(file, "--storage", sqlite_url)
@@ -212,6 +219,7 @@ def test_force_retunes_when_nothing_changed(tmp_path: Path, sqlite_url: str) -> 
     assert r["finished"] == 4 and r["parent_best"] is not None and r["best"] is not None
 
 
+@pytest.mark.integration
 def test_dry_run_writes_nothing(tmp_path: Path, url: str,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     file = write_study(tmp_path, n_trials=3)
@@ -240,6 +248,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, url: str,
 
 # --- races, signals ---------------------------------------------------------------------
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
 def test_two_concurrent_retunes_create_one_version(tmp_path: Path, kind: str,
                                                    request: pytest.FixtureRequest) -> None:
@@ -266,6 +275,7 @@ def test_two_concurrent_retunes_create_one_version(tmp_path: Path, kind: str,
     assert sum(r["ran"] for r in results) == 6
 
 
+@pytest.mark.unit
 def test_losing_the_creation_race_loads_the_winners_version(tmp_path: Path,
                                                            sqlite_url: str) -> None:
     from tuner.data import load_splits
@@ -287,6 +297,7 @@ def test_losing_the_creation_race_loads_the_winners_version(tmp_path: Path,
     assert lost.user_attrs[N_TRIALS_ATTR] == 4
 
 
+@pytest.mark.integration
 def test_sigterm_during_retune_exits_0_and_the_next_retune_resumes(tmp_path: Path,
                                                                    sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=40, epochs=60, dataset="digits")
@@ -312,6 +323,7 @@ def test_sigterm_during_retune_exits_0_and_the_next_retune_resumes(tmp_path: Pat
 
 # --- warm starts --------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_best_params_are_distinct_and_follow_the_direction(sqlite_url: str) -> None:
     for direction, best in (("maximize", [0.9, 0.5, 0.2]), ("minimize", [0.05, 0.2, 0.5])):
         s = optuna.create_study(storage=sqlite_url, study_name=direction, direction=direction)
@@ -324,6 +336,7 @@ def test_best_params_are_distinct_and_follow_the_direction(sqlite_url: str) -> N
         assert [p["x"] for p in best_params(s)] == best
 
 
+@pytest.mark.unit
 def test_fit_to_space_drops_what_the_new_space_rules_out(tmp_path: Path) -> None:
     spec = load_spec(write_study(tmp_path))  # alpha in [1e-3, 1], one_minus_beta [1e-3, 0.1]
     fitted = fit_to_space([{"alpha": 0.1, "one_minus_beta": 0.01},
@@ -335,12 +348,14 @@ def test_fit_to_space_drops_what_the_new_space_rules_out(tmp_path: Path) -> None
 
 # --- bad input ----------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_unknown_study_file(tmp_path: Path, sqlite_url: str) -> None:
     result = invoke("retune", tmp_path / "nope.toml", "--storage", sqlite_url)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'nope.toml'}: no such study file"
 
 
+@pytest.mark.integration
 def test_study_not_made_by_tuner_is_refused(tmp_path: Path, url: str) -> None:
     file = write_study(tmp_path, n_trials=3)
     plain = optuna.create_study(storage=url, study_name="tiny")
@@ -354,6 +369,7 @@ def test_study_not_made_by_tuner_is_refused(tmp_path: Path, url: str) -> None:
     assert dump(url) == before
 
 
+@pytest.mark.integration
 def test_corrupted_fingerprint_attribute_is_a_change(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=3)
     run_json(file, "--storage", sqlite_url)
@@ -368,6 +384,7 @@ def test_corrupted_fingerprint_attribute_is_a_change(tmp_path: Path, sqlite_url:
         "tiny: up to date (tiny/v2")
 
 
+@pytest.mark.integration
 def test_several_files_go_on_past_a_bad_one(tmp_path: Path, sqlite_url: str) -> None:
     good = write_study(tmp_path, name="good", n_trials=2)
     result = invoke("retune", tmp_path / "missing.toml", good, "--storage", sqlite_url,
@@ -380,6 +397,7 @@ def test_several_files_go_on_past_a_bad_one(tmp_path: Path, sqlite_url: str) -> 
     assert "error:" in result.stderr and names(sqlite_url) == ["good"]
 
 
+@pytest.mark.unit
 def test_decide_on_an_empty_storage_and_help(sqlite_url: str) -> None:
     storage = open_storage(sqlite_url)
     fps = {"data": {"hash": "a" * 64}, "hardware": {"hash": "b" * 64}, "spec_hash": "c" * 64}

@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import optuna
@@ -20,7 +20,7 @@ from conftest import invoke, tuner_cmd, write_study
 from tuner.retune import retune_file
 from tuner.schedule import ScheduleError, check_cron, run_schedule
 
-START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d ")
 
 
@@ -54,6 +54,7 @@ def decisions(lines: list[str]) -> list[str]:
             if not re.search(r"(re-tuning \d+ study file|next run at)", line)]
 
 
+@pytest.mark.unit
 def test_every_minute_runs_retune_at_each_tick(tmp_path: Path, sqlite_url: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     file = write_study(tmp_path, n_trials=3)
@@ -85,6 +86,7 @@ def test_every_minute_runs_retune_at_each_tick(tmp_path: Path, sqlite_url: str,
     assert lines[-2] == f"{at(3)} next run at {at(4)}"
 
 
+@pytest.mark.unit
 def test_a_tick_that_comes_during_a_run_is_skipped(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=2)
     stop = threading.Event()
@@ -106,6 +108,7 @@ def test_a_tick_that_comes_during_a_run_is_skipped(tmp_path: Path, sqlite_url: s
                        f"skipped 2 ticks ({at(5)}, {at(6)}): the previous run was still going"]
 
 
+@pytest.mark.unit
 def test_an_error_in_one_study_does_not_stop_the_others(tmp_path: Path, sqlite_url: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     foreign = write_study(tmp_path, name="foreign", n_trials=2)
@@ -138,6 +141,7 @@ def test_an_error_in_one_study_does_not_stop_the_others(tmp_path: Path, sqlite_u
     assert len(optuna.load_study(study_name="foreign", storage=sqlite_url).trials) == 1
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("expr", ["61 * * * *", "every minute", "* * *", "0 0 30 2 *", ""])
 def test_invalid_cron_expression_is_one_line_exit_2(tmp_path: Path, expr: str) -> None:
     file = write_study(tmp_path)
@@ -149,6 +153,7 @@ def test_invalid_cron_expression_is_one_line_exit_2(tmp_path: Path, expr: str) -
         check_cron(expr)
 
 
+@pytest.mark.unit
 def test_schedule_refuses_a_missing_file_at_once(tmp_path: Path) -> None:
     result = invoke("schedule", "--cron", "0 3 * * *", tmp_path / "nope.toml")
     assert result.exit_code == 2 and "no such study file" in result.stderr
@@ -164,6 +169,7 @@ def _read_until(proc: subprocess.Popen, needle: str) -> list[str]:
     raise AssertionError(f"{needle!r} never came; stdout: {lines}; stderr: {proc.stderr.read()}")
 
 
+@pytest.mark.integration
 def test_real_process_runs_now_then_stops_on_sigterm(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=3)
     proc = subprocess.Popen(tuner_cmd("schedule", "--cron", "* * * * *", "--run-now", file,
@@ -184,6 +190,7 @@ def test_real_process_runs_now_then_stops_on_sigterm(tmp_path: Path, sqlite_url:
     assert "SIGTERM received" in err and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_real_process_stopped_during_a_run(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=40, epochs=60, dataset="digits")
     proc = subprocess.Popen(tuner_cmd("schedule", "--cron", "0 3 * * *", "--run-now", file,

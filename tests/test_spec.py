@@ -11,6 +11,8 @@ import pytest
 from tuner.space import distribution, grid_space, make_sampler, optuna_name, suggest, to_course
 from tuner.spec import SpecError, load_spec
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = sorted((ROOT / "studies").glob("*.toml"))
 
@@ -77,11 +79,13 @@ name = "t"
 @pytest.mark.parametrize("text, expected", [
     ("[study\nname = 1", "malformed TOML"),
     (BASE + "\n[serch]\n", "unknown section (did you mean [search]?)"),
-    (BASE.replace("n_trials = 5", "n_trails = 5"), "unknown key 'n_trails' (did you mean 'n_trials'?)"),
+    (BASE.replace("n_trials = 5", "n_trails = 5"),
+     "unknown key 'n_trails' (did you mean 'n_trials'?)"),
     (BASE.replace('name = "t"\n', ""), "[study] name: missing required key"),
     (BASE.replace("n_trials = 5", 'n_trials = "five"'), "[study] n_trials: must be an integer"),
     (BASE.replace("n_trials = 5", "n_trials = 0"), "[study] n_trials: must be a positive integer"),
-    (BASE.replace("low = 1e-4, high = 1.0", "low = 1.0, high = 1e-4"), "[search] alpha: low (1.0) must be less than high"),
+    (BASE.replace("low = 1e-4, high = 1.0", "low = 1.0, high = 1e-4"),
+     "[search] alpha: low (1.0) must be less than high"),
     (BASE.replace("low = 1e-4", "low = 0"), "[search] alpha.low: must be > 0 for a log prior"),
     (BASE.replace("high = 0.999", "high = 1.5"), "complement-log-uniform needs 0 < low < high < 1"),
     (BASE + '\n[data]\ndataset = "mnist"\n', "unknown key 'mnist'"),
@@ -92,9 +96,11 @@ name = "t"
      "contradicts metric 'val_loss'"),
     (BASE.replace('prior = "log-uniform"', 'prior = "loguniform"'), "did you mean 'log-uniform'?"),
     (BASE + 'batch_size = { prior = "uniform", low = 16, high = 64 }\n', "is an integer"),
-    (BASE + '\n[model]\nhidden = [64, 0]\n', "[model] hidden: must be a non-empty list of positive"),
+    (BASE + '\n[model]\nhidden = [64, 0]\n',
+     "[model] hidden: must be a non-empty list of positive"),
 ])
-def test_bad_input_is_one_line_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+def test_bad_input_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
+                                                    expected: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(SpecError) as info:
         load_spec(path)
@@ -141,7 +147,8 @@ def test_to_course_translates_back() -> None:
 
 
 def test_categorical_hidden_choices_round_trip(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, BASE + 'hidden = { prior = "categorical", choices = [[32], [64, 64]] }\n'))
+    hidden = 'hidden = { prior = "categorical", choices = [[32], [64, 64]] }\n'
+    spec = load_spec(write(tmp_path, BASE + hidden))
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     seen = set()
     for _ in range(10):

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -15,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import invoke, run_tuner, tuner_cmd, write_study
+from helpers import wait_until
 
 
 def trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -25,6 +25,7 @@ def finished(ts: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTria
     return [t for t in ts if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
 
 
+@pytest.mark.integration
 def test_run_produces_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, n_trials=7)
     result = invoke("study", "run", study, "--storage", sqlite_url)
@@ -46,6 +47,7 @@ def test_run_produces_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
     assert len(finished(trials(sqlite_url, "tiny"))) == 9
 
 
+@pytest.mark.integration
 def test_storage_resolution_order(tmp_path: Path) -> None:
     study = write_study(tmp_path, n_trials=1)
     env_db, flag_db = tmp_path / "env.db", tmp_path / "flag.db"
@@ -60,6 +62,7 @@ def test_storage_resolution_order(tmp_path: Path) -> None:
     assert r.returncode == 0 and flag_db.exists()
 
 
+@pytest.mark.integration
 def test_show_best_list_and_optuna_cli(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, n_trials=4)
     assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
@@ -93,6 +96,7 @@ def test_show_best_list_and_optuna_cli(tmp_path: Path, sqlite_url: str) -> None:
     assert json.loads(r.stdout)["number"] == data["number"]
 
 
+@pytest.mark.unit
 def test_unknown_study_name_lists_known_ones(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, n_trials=1)
     invoke("study", "run", study, "--storage", sqlite_url)
@@ -101,6 +105,7 @@ def test_unknown_study_name_lists_known_ones(tmp_path: Path, sqlite_url: str) ->
     assert "no study named 'nope'" in r.output and "known: tiny" in r.output
 
 
+@pytest.mark.integration
 def test_jobs_2_gives_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, n_trials=12, dataset="digits", epochs=4)
     r = run_tuner("study", "run", study, "--storage", sqlite_url, "--jobs", "2")
@@ -114,6 +119,7 @@ def test_jobs_2_gives_exactly_n_trials(tmp_path: Path, sqlite_url: str) -> None:
     assert len({t.params["alpha"] for t in ts}) == 12
 
 
+@pytest.mark.integration
 def test_jobs_auto_says_what_it_chose(tmp_path: Path, sqlite_url: str) -> None:
     study = write_study(tmp_path, n_trials=2)
     r = run_tuner("study", "run", study, "--storage", sqlite_url, "--jobs", "auto")
@@ -122,18 +128,11 @@ def test_jobs_auto_says_what_it_chose(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def _wait_for_trials(url: str, name: str, n: int, proc: subprocess.Popen) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended early: {proc.communicate()}")
-        try:
-            if len(finished(trials(url, name))) >= n:
-                return
-        except KeyError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("no progress")
+    wait_until(lambda: len(finished(trials(url, name))) >= n, what=f"{n} finished trial(s)",
+               procs=[proc], ignore=(KeyError,), timeout=120)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url: str,
                                                       jobs: str) -> None:
@@ -143,11 +142,10 @@ def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_trials(sqlite_url, "tiny", 1, proc)
     # ... and until a trial is well inside its epochs, so the signal lands mid-trial.
-    for _ in range(600):
-        if any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
-               for t in trials(sqlite_url, "tiny")):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
+                           for t in trials(sqlite_url, "tiny")),
+               what="a running trial between its epochs 1 and 50", procs=[proc],
+               interval=0.05, timeout=120)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -170,6 +168,7 @@ def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url
     assert all(json.dumps(t.params, sort_keys=True) in done_params for t in interrupted)
 
 
+@pytest.mark.integration
 def test_pruning_prunes_hopeless_trials(tmp_path: Path, sqlite_url: str) -> None:
     """Half the learning rates are far too small to learn in 20 epochs: the median
     pruner stops them early instead of running every epoch."""
@@ -179,13 +178,15 @@ def test_pruning_prunes_hopeless_trials(tmp_path: Path, sqlite_url: str) -> None
     study.write_text(text)
     assert invoke("study", "run", study, "--storage", sqlite_url).exit_code == 0
     ts = trials(sqlite_url, "tiny")
-    pruned = [t for t in ts if t.state == TrialState.PRUNED and not t.user_attrs.get("tuner:diverged")]
+    pruned = [t for t in ts
+              if t.state == TrialState.PRUNED and not t.user_attrs.get("tuner:diverged")]
     assert len(pruned) >= 3
     assert all(max(t.intermediate_values) < 20 for t in pruned), "cut short"
     complete = [t for t in ts if t.state == TrialState.COMPLETE]
     assert all(max(t.intermediate_values) == 20 for t in complete)
 
 
+@pytest.mark.integration
 def test_divergence_is_recorded_and_tpe_moves_away(tmp_path: Path, sqlite_url: str) -> None:
     """alpha up to 1e4 diverges; those trials are PRUNED with the epoch, never NaN, and
     TPE proposes the diverging region far less once it has seen it."""
@@ -209,6 +210,7 @@ def test_divergence_is_recorded_and_tpe_moves_away(tmp_path: Path, sqlite_url: s
     assert late < early, (early, late)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("args, expected", [
     (["study", "run", "missing.toml"], "missing.toml: no such study file"),
     (["study", "run", "{study}", "--storage", "nosuchdb://x"], "unsupported storage URL"),
@@ -230,6 +232,7 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, args: list[st
     assert not (tmp_path / "tuner.db").exists()
 
 
+@pytest.mark.integration
 def test_bad_study_file_writes_nothing(tmp_path: Path) -> None:
     study = write_study(tmp_path, extra="\n[serch]\n")
     r = run_tuner("study", "run", study, cwd=tmp_path)
@@ -238,18 +241,21 @@ def test_bad_study_file_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "tuner.db").exists()
 
 
+@pytest.mark.unit
 def test_refuses_a_study_not_made_by_tuner(tmp_path: Path, sqlite_url: str) -> None:
     optuna.create_study(study_name="tiny", storage=sqlite_url, direction="minimize")
     r = invoke("study", "run", write_study(tmp_path), "--storage", sqlite_url)
     assert r.exit_code == 2 and "not created by tuner" in r.output
 
 
+@pytest.mark.unit
 def test_help_explains(tmp_path: Path) -> None:
     r = invoke("study", "run", "--help")
     assert r.exit_code == 0 and "--jobs" in r.output and "resume" in r.output
     assert invoke("--version").output.startswith("tuner, version")
 
 
+@pytest.mark.integration
 def test_quiet_prints_nothing_on_success(tmp_path: Path, sqlite_url: str) -> None:
     r = run_tuner("study", "run", write_study(tmp_path, n_trials=2), "--storage", sqlite_url,
                   "-q")
@@ -257,6 +263,7 @@ def test_quiet_prints_nothing_on_success(tmp_path: Path, sqlite_url: str) -> Non
 
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "studies")
                                         .glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_study_file_runs_as_it_is(path: Path, sqlite_url: str) -> None:
@@ -266,6 +273,7 @@ def test_every_shipped_study_file_runs_as_it_is(path: Path, sqlite_url: str) -> 
     assert len(finished(trials(sqlite_url, name))) == 2
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("args", [["study", "list"], ["study", "show", "tiny"],
                                   ["study", "best", "tiny"], ["study", "report", "tiny"]])
 def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path,

@@ -92,6 +92,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
 
 # --- the held-out split ---------------------------------------------------------------------
 
+@pytest.mark.unit
 @pytest.mark.parametrize("dataset", ["synthetic", "iris"])
 def test_test_split_never_reaches_a_trial_or_the_retrain(
         tmp_path: Path, sqlite_url: str, dataset: str,
@@ -130,6 +131,7 @@ def test_test_split_never_reaches_a_trial_or_the_retrain(
 
 # --- train -------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_train_prints_validation_vs_test_and_writes_both_files(trained: Trained) -> None:
     lines = trained.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -147,6 +149,7 @@ def test_train_prints_validation_vs_test_and_writes_both_files(trained: Trained)
     assert not list(trained.folder.glob(".*.tmp")), "no temporary file left behind"
 
 
+@pytest.mark.unit
 def test_card_holds_the_fields(trained: Trained) -> None:
     card = trained.card
     assert CARD_KEYS <= set(card)
@@ -180,6 +183,7 @@ def test_card_holds_the_fields(trained: Trained) -> None:
     assert study.user_attrs[MODEL_ATTR]["test_score"] == card["test_score"]
 
 
+@pytest.mark.unit
 def test_reloaded_model_predicts_exactly_like_the_trained_one(trained: Trained,
                                                                tmp_path: Path) -> None:
     storage = open_storage(trained.url, heartbeat=False)
@@ -206,6 +210,7 @@ def write_csv(path: Path, X: np.ndarray, header: list[str] | None = None) -> Pat
     return path
 
 
+@pytest.mark.unit
 def test_predict_on_the_raw_test_split_reproduces_the_test_score(trained: Trained,
                                                                   tmp_path: Path) -> None:
     X_raw, y = raw_test_split(trained.spec)
@@ -222,6 +227,7 @@ def test_predict_on_the_raw_test_split_reproduces_the_test_score(trained: Traine
     assert np.array_equal(labels, clf.predict(trained.splits.X_test)), "bit for bit"
 
 
+@pytest.mark.integration
 def test_predict_without_header_to_stdout_in_a_real_process(trained: Trained,
                                                            tmp_path: Path) -> None:
     X_raw, _ = raw_test_split(trained.spec)
@@ -263,6 +269,7 @@ def get(url: str) -> bytes:
         return response.read()
 
 
+@pytest.mark.integration
 def test_artifacts_are_listed_for_the_best_trial_and_served_by_the_dashboard(
         trained: Trained, dashboard: str) -> None:
     artifact_dir = trained.folder / "tuner-artifacts"
@@ -289,6 +296,7 @@ def test_artifacts_are_listed_for_the_best_trial_and_served_by_the_dashboard(
 
 # --- versions, options ----------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_version_choice_env_artifacts_and_json(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=3, epochs=5)
     assert invoke("study", "run", file, "--storage", sqlite_url).exit_code == 0
@@ -329,6 +337,7 @@ def test_version_choice_env_artifacts_and_json(tmp_path: Path, sqlite_url: str) 
     assert get_all_artifact_meta(v2.best_trial, storage=storage) == []
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("server", ["pg_url", "mysql_url"])
 def test_artifacts_on_server_databases(tmp_path: Path, server: str,
                                        request: pytest.FixtureRequest) -> None:
@@ -349,6 +358,7 @@ def test_artifacts_on_server_databases(tmp_path: Path, server: str,
     storage.engine.dispose()
 
 
+@pytest.mark.unit
 def test_help_explains() -> None:
     r = invoke("train", "--help")
     assert r.exit_code == 0
@@ -361,6 +371,7 @@ def test_help_explains() -> None:
 
 # --- bad input ------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_nothing_to_train(tmp_path: Path, sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=2)
     r = invoke("train", file, "--best", "--storage", sqlite_url)
@@ -380,6 +391,7 @@ def test_nothing_to_train(tmp_path: Path, sqlite_url: str) -> None:
     assert not list(tmp_path.glob("m.*")) and not (tmp_path / "tuner-artifacts").exists()
 
 
+@pytest.mark.unit
 def test_changed_data_is_refused_and_the_old_model_kept(tmp_path: Path,
                                                        sqlite_url: str) -> None:
     file = write_study(tmp_path, n_trials=2)
@@ -396,6 +408,7 @@ def test_changed_data_is_refused_and_the_old_model_kept(tmp_path: Path,
     assert (model.read_bytes(), model.with_suffix(".json").read_bytes()) == before
 
 
+@pytest.mark.unit
 def test_output_named_json_is_refused(trained: Trained, tmp_path: Path) -> None:
     r = invoke("train", trained.file, "-o", tmp_path / "model.json", "--storage", trained.url)
     assert r.exit_code == 2 and "must not end in .json" in one_error_line(r)
@@ -417,6 +430,7 @@ BAD_CSV = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("text", "message"), BAD_CSV)
 def test_bad_csv_one_line_exit_2_nothing_written(trained: Trained, tmp_path: Path,
                                                  text: str, message: str) -> None:
@@ -453,6 +467,7 @@ def _rewrite(model: Path, target: Path, **changes) -> Path:
     return target
 
 
+@pytest.mark.unit
 def test_bad_model_files_are_refused_and_no_pickle_is_loaded(trained: Trained,
                                                              tmp_path: Path) -> None:
     data = write_csv(tmp_path / "rows.csv", raw_test_split(trained.spec)[0][:3])

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import optuna
@@ -16,6 +15,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from conftest import run_tuner, tuner_cmd, write_study
+from helpers import wait_until
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -27,21 +27,6 @@ def start_worker(study: Path, url: str, *extra: str) -> subprocess.Popen:
 
 def all_trials(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials()
-
-
-def wait_until(condition, procs: list[subprocess.Popen], what: str, limit: int = 1200) -> None:
-    """Poll ``condition`` (tenths of a second); fail early if every worker has exited."""
-    for _ in range(limit):
-        try:
-            if condition():
-                return
-        except KeyError:  # the study does not exist yet
-            pass
-        if all(p.poll() is not None for p in procs):
-            raise AssertionError(f"workers ended before {what}: "
-                                 f"{[p.communicate() for p in procs]}")
-        time.sleep(0.1)
-    raise AssertionError(f"never saw {what}")
 
 
 def both_mid_trial(url: str, epochs: int) -> bool:
@@ -67,6 +52,7 @@ def assert_clean(outputs: list[tuple[int, str]]) -> None:
             assert bad not in err, err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
 def test_three_workers_run_exactly_n_trials(tmp_path: Path, kind: str,
                                             request: pytest.FixtureRequest) -> None:
@@ -87,11 +73,13 @@ def test_three_workers_run_exactly_n_trials(tmp_path: Path, kind: str,
     assert ran == 15, outputs
 
 
+@pytest.mark.integration
 def test_sigkill_mid_trial_is_rerun_by_the_survivor(tmp_path: Path, pg_url: str) -> None:
     study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=300)
     survivor = start_worker(study, pg_url)
     victim = start_worker(study, pg_url)
-    wait_until(lambda: both_mid_trial(pg_url, 300), [survivor, victim], "two running trials")
+    wait_until(lambda: both_mid_trial(pg_url, 300), what="two running trials",
+               procs=[survivor, victim], ignore=(KeyError,), timeout=120)
     victim.send_signal(signal.SIGKILL)
     victim.communicate()
     assert_clean(finish([survivor]))
@@ -105,11 +93,13 @@ def test_sigkill_mid_trial_is_rerun_by_the_survivor(tmp_path: Path, pg_url: str)
     assert reruns[0].params == failed[0].params
 
 
+@pytest.mark.integration
 def test_sigterm_worker_exits_0_and_the_other_finishes(tmp_path: Path, pg_url: str) -> None:
     study = write_study(tmp_path, n_trials=6, dataset="digits", epochs=300)
     staying = start_worker(study, pg_url)
     leaving = start_worker(study, pg_url)
-    wait_until(lambda: both_mid_trial(pg_url, 300), [staying, leaving], "two running trials")
+    wait_until(lambda: both_mid_trial(pg_url, 300), what="two running trials",
+               procs=[staying, leaving], ignore=(KeyError,), timeout=120)
     leaving.send_signal(signal.SIGTERM)
     # Exits after the current epoch (milliseconds here); a generous bound so a loaded
     # machine does not make this flaky, far below the heartbeat-based 3 s + re-run.
@@ -129,13 +119,14 @@ def test_sigterm_worker_exits_0_and_the_other_finishes(tmp_path: Path, pg_url: s
     assert max(handed_back[0].intermediate_values) < 300
 
 
+@pytest.mark.integration
 def test_worker_survives_its_connection_being_killed(tmp_path: Path, pg_url: str) -> None:
     """The database kills the worker's backends mid-run (as a restart or a failover
     would): the worker reconnects and the study finishes with nothing lost."""
     study = write_study(tmp_path, n_trials=8, dataset="digits", epochs=25)
     worker = start_worker(study, pg_url)
     wait_until(lambda: len([t for t in all_trials(pg_url) if t.state in FINISHED]) >= 2,
-               [worker], "two finished trials")
+               what="two finished trials", procs=[worker], ignore=(KeyError,), timeout=120)
     before = {t.number: t.value for t in all_trials(pg_url) if t.state in FINISHED}
     db = sqlalchemy.engine.make_url(pg_url).database
     admin = sqlalchemy.create_engine(pg_url.replace(f"/{db}", "/test"),
@@ -155,6 +146,7 @@ def test_worker_survives_its_connection_being_killed(tmp_path: Path, pg_url: str
     assert all(after[n] == v for n, v in before.items()), "what finished before is kept"
 
 
+@pytest.mark.integration
 def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
     """Plain Optuna on SQLite pops the same queued trial in two processes now and then
     (pysqlite runs the SELECT outside the transaction); tuner's storage never does."""
@@ -167,7 +159,8 @@ def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
     script = (
         "import sys, optuna\n"
         "from tuner.storage import open_storage\n"
-        "s = optuna.load_study(study_name='q', storage=open_storage(sys.argv[1], heartbeat=False))\n"
+        "s = optuna.load_study(study_name='q',\n"
+        "                      storage=open_storage(sys.argv[1], heartbeat=False))\n"
         "got = []\n"
         "while (t := s._pop_waiting_trial_id()) is not None: got.append(t)\n"
         "print(' '.join(map(str, got)))\n")
@@ -181,6 +174,7 @@ def test_sqlite_pop_is_atomic_across_processes(tmp_path: Path) -> None:
     assert len(popped) == 200 and len(set(popped)) == 200
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("url, expected", [
     ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:1/test", "Connection refused"),
     ("postgresql+psycopg2://postgres:pw-XYZ@127.0.0.1:5432/no_such_db_tuner", "does not exist"),
@@ -199,6 +193,7 @@ def test_unreachable_storage_one_line_exit_2_password_masked(tmp_path: Path, url
         assert "***" in lines[0]
 
 
+@pytest.mark.integration
 def test_password_from_environment_is_never_printed(tmp_path: Path, pg_url: str) -> None:
     url = pg_url.replace("postgres@", "postgres:hunter2-secret@")  # trust auth accepts it
     study = write_study(tmp_path, n_trials=2)
@@ -213,6 +208,7 @@ def test_password_from_environment_is_never_printed(tmp_path: Path, pg_url: str)
     assert "hunter2-secret" not in attrs
 
 
+@pytest.mark.unit
 def test_jobs_auto_with_one_core_babysits(tmp_path: Path) -> None:
     from tuner.data import load_splits
     from tuner.spec import load_spec
