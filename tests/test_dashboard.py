@@ -21,7 +21,7 @@ import optuna
 import pytest
 
 from conftest import invoke, tuner_cmd, write_study
-from test_report import run_chromium
+from report_helpers import run_chromium
 
 
 @contextmanager

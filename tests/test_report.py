@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import invoke, missing
+from conftest import invoke
+from report_helpers import render_with_probe, run_chromium
 
 # alpha up to 1e4: the largest learning rates diverge, the median pruner cuts others
 # short, and the rest complete, so the report has all three kinds to tell apart.
@@ -49,23 +48,6 @@ name = "median"
 
 SECTIONS = ("summary", "history", "learning-curves", "params", "importance", "parallel",
             "versions")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
-
-
-def chromium() -> str:
-    """Debian's chromium (installed by .ci/run). Missing: skip here, fail in CI."""
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
-        missing("chromium is not installed: `apt-get install -y chromium` (Debian's "
-                "package; .ci/run installs it)")
-    return path
-
-
-def run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -220,30 +202,8 @@ def test_report_renders_in_headless_chromium_without_js_error(chain_db: tuple[st
     url, _ = chain_db
     html_path = tmp_path / "report.html"
     assert invoke("study", "report", "rt", "-o", html_path, "--storage", url).exit_code == 0
-    # A probe, first in <head>, records every error and console.error of the page and
-    # writes them into the DOM once the page has loaded and plotly has drawn.
-    probe = """<script>
-window.__errors = [];
-window.addEventListener('error', e => window.__errors.push('error: ' + e.message));
-window.addEventListener('unhandledrejection', e => window.__errors.push('rejection: ' + e.reason));
-const __ce = console.error;
-console.error = (...a) => { window.__errors.push('console.error: ' + a.join(' ')); __ce(...a); };
-window.addEventListener('load', () => setTimeout(() => {
-  const pre = document.createElement('pre'); pre.id = 'js-errors';
-  pre.textContent = JSON.stringify(window.__errors); document.body.appendChild(pre);
-}, 500));
-</script>"""
-    probed = tmp_path / "probed.html"
-    text = html_path.read_text(encoding="utf-8")
-    probed.write_text(text.replace("<head>", "<head>\n" + probe, 1), encoding="utf-8")
-    dom = run_chromium(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
-                        "--dump-dom", probed.as_uri()], tmp_path / "profile")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    found = re.search(r'<pre id="js-errors">(.*?)</pre>', dom.stdout, re.S)
-    assert found, "the probe never ran: the page did not load"
-    assert json.loads(found.group(1).replace("&quot;", '"')) == []
-    assert "Uncaught" not in dom.stderr, [ln for ln in dom.stderr.splitlines()
-                                          if "Uncaught" in ln]
+    errors, dom = render_with_probe(html_path, tmp_path)
+    assert errors == []
     # plotly drew every figure: each graph div holds its SVG layers.
     for sid in ("history", "learning-curves", "params", "importance", "parallel",
                 "versions"):
@@ -375,3 +335,67 @@ def test_unwritable_output_is_one_line(chain_db: tuple[str, Path], tmp_path: Pat
     r = invoke("study", "report", "rt", "-o", blocker / "report.html", "--storage", url)
     assert r.exit_code == 2
     assert r.stderr.startswith("error: cannot write") and len(r.stderr.splitlines()) == 1
+
+
+def assert_real_pngs(folder: Path, count: int) -> None:
+    from PIL import Image
+
+    paths = sorted(folder.iterdir())
+    assert len(paths) == count, [p.name for p in paths]
+    for path in paths:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.width >= 600 and im.height >= 300
+            assert len(im.convert("RGB").getcolors(maxcolors=1_000_000) or ()) > 50, path
+
+
+# Text that matplotlib would parse as math (an even number of dollars; "$x^^2$" is not
+# even valid mathtext) and that HTML would parse as markup: a study name is the user's, and must be shown as typed.
+ODD_NAME = "cost $x^^2$ <b>&amp; $5$"
+
+
+def test_png_and_html_of_a_study_named_with_dollars_and_markup(tmp_path: Path,
+                                                               sqlite_url: str) -> None:
+    from conftest import TINY_STUDY
+
+    file = tmp_path / "odd.toml"
+    file.write_text(TINY_STUDY.format(name=ODD_NAME, n_trials=5, epochs=3, dataset="iris",
+                                      sampler="random", pruner="none"))
+    assert invoke("study", "run", file, "--storage", sqlite_url).exit_code == 0
+    html_path, png_dir = tmp_path / "odd.html", tmp_path / "png"
+    r = invoke("study", "report", ODD_NAME, "-o", html_path, "--png", png_dir,
+               "--storage", sqlite_url)
+    assert r.exit_code == 0, r.output
+    assert_real_pngs(png_dir, 5)
+    text = html_path.read_text(encoding="utf-8")
+    escaped = "cost $x^^2$ &lt;b&gt;&amp;amp; $5$"
+    assert f"<h1>{escaped}</h1>" in text and f"<title>{escaped}: tuner report</title>" in text
+    assert "<b>&amp;" not in text, "the name reached the page as markup"
+
+    errors, dom = render_with_probe(html_path, tmp_path)
+    assert errors == []
+    assert re.search(r"<h1>cost \$x\^\^2\$ &lt;b&gt;&amp;amp; \$5\$</h1>", dom.stdout)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_png_of_parameter_metric_and_choice_names_with_dollars(tmp_path: Path,
+                                                               sqlite_url: str) -> None:
+    """A plain Optuna study can name its parameters, choices and metric anything."""
+    study = optuna.create_study(storage=sqlite_url, study_name="$plain^^$",
+                                direction="minimize")
+    study.set_metric_names(["$loss_a_b$"])
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("$x^^$", 1e-3, 10, log=True)
+        y = trial.suggest_categorical("<i>y</i>", ["$a^^$", "b"])
+        return x + (y == "b")
+
+    study.optimize(objective, n_trials=8)
+    html_path, png_dir = tmp_path / "plain.html", tmp_path / "png"
+    r = invoke("study", "report", "$plain^^$", "-o", html_path, "--png", png_dir,
+               "--storage", sqlite_url)
+    assert r.exit_code == 0, r.output
+    assert_real_pngs(png_dir, 5)
+    text = html_path.read_text(encoding="utf-8")
+    assert "<i>y</i>" not in text and "&lt;i&gt;y&lt;/i&gt;" in text

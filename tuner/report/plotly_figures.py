@@ -119,7 +119,7 @@ def _parallel(p: Parallel) -> Any:
         dimensions=dims,
         line={"color": p.color, "colorscale": p.colorscale, "reversescale": not p.best_high,
               "showscale": True, "colorbar": {"title": {"text": p.color_title}}}))
-    return _layout(fig, f"{p.title}; drag an axis to filter", height=520, top=120)
+    return _layout(fig, f"{p.title} (drag an axis to filter)", height=520, top=120)
 
 
 def draw_plotly(series: Figure) -> Any:

@@ -309,9 +309,8 @@ def parallel(data: ReportData) -> Parallel:
             axes.append(ParallelAxis(label, tuple(raw), (dist.low, dist.high)))
     values = tuple(float(t.value) for t in ts)
     axes.append(ParallelAxis(data.metric, values, (min(values), max(values))))
-    return Parallel(f"Parallel coordinates of {len(ts)} complete trials (colour: "
-                    f"{data.metric})", tuple(axes), values, data.metric,
-                    best_high=data.maximize)
+    return Parallel(f"Parallel coordinates of {len(ts)} complete trials", tuple(axes),
+                    values, data.metric, best_high=data.maximize)
 
 
 def versions(data: ReportData) -> Bars:
