@@ -197,6 +197,37 @@ def test_figures_tell_pruned_and_diverged_apart_on_log_axes(chain_db: tuple[str,
     assert data.metric == "val_accuracy"
 
 
+def test_both_back_ends_draw_the_same_series(chain_db: tuple[str, Path]) -> None:
+    """Titles, legend entries and parameter ticks come from one series per figure, so
+    the HTML (plotly) and the PNGs (matplotlib) cannot drift apart."""
+    from tuner.report import collect, figure_series
+    from tuner.report.matplotlib_figures import draw_matplotlib
+    from tuner.report.plotly_figures import draw_plotly
+    from tuner.storage import open_storage
+
+    url, _ = chain_db
+    storage = open_storage(url, heartbeat=False)
+    data = collect(storage, optuna.load_study(storage=storage, study_name="rt/v2"))
+    series = figure_series(data)
+    assert list(series) == ["history", "learning-curves", "params", "importance",
+                            "parallel", "versions"]
+    for sid, s in series.items():
+        pfig, mfig = draw_plotly(s), draw_matplotlib(s, data.study)
+        assert pfig.layout.title.text.startswith(s.title), sid
+        assert mfig.get_suptitle() == f"rt/v2: {s.title}", sid
+        plotly_legend = {tr.name for tr in pfig.data
+                         if getattr(tr, "showlegend", None) is not False and tr.name}
+        mpl_legend = {t.get_text() for ax in mfig.axes if ax.get_legend()
+                      for t in ax.get_legend().get_texts()}
+        assert plotly_legend == mpl_legend, sid
+    pfig, mfig = draw_plotly(series["params"]), draw_matplotlib(series["params"], "rt/v2")
+    for paxis, ax in zip((pfig.layout.xaxis, pfig.layout.xaxis2), mfig.axes, strict=True):
+        assert [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()] == list(
+            paxis.ticktext)
+        assert ax.get_xscale() == paxis.type == "log"
+        assert ax.get_xlabel() == paxis.title.text
+
+
 def test_report_renders_in_headless_chromium_without_js_error(chain_db: tuple[str, Path],
                                                              tmp_path: Path) -> None:
     url, _ = chain_db
@@ -351,7 +382,8 @@ def assert_real_pngs(folder: Path, count: int) -> None:
 
 
 # Text that matplotlib would parse as math (an even number of dollars; "$x^^2$" is not
-# even valid mathtext) and that HTML would parse as markup: a study name is the user's, and must be shown as typed.
+# even valid mathtext) and that HTML would parse as markup: a study name is the user's,
+# and must be shown as typed.
 ODD_NAME = "cost $x^^2$ <b>&amp; $5$"
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.report.collect import ReportData
-from tuner.report.series import (COLORS, FIGURES, Axis, Bars, Figure, Parallel, Plot,
-                                 figure_ids)
+from tuner.report.series import COLORS, FIGURES, Axis, Bars, Figure, Parallel, Plot, figure_ids
 from tuner.report.vocabulary import ReportError
 
 __all__ = ["draw_matplotlib", "write_pngs"]
@@ -46,7 +45,7 @@ def _legend(fig: Any, axes: Sequence[Any], **kwargs: Any) -> None:
     """One legend for the figure on its first axes, each label once."""
     entries: dict[str, Any] = {}
     for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
     if entries:
         axes[0].legend(list(entries.values()), list(entries), fontsize=8, **kwargs)
@@ -54,7 +53,7 @@ def _legend(fig: Any, axes: Sequence[Any], **kwargs: Any) -> None:
 
 def _plot(p: Plot, fig: Any) -> None:
     axes = fig.subplots(1, len(p.panels), sharey=True, squeeze=False)[0]
-    for ax, panel in zip(axes, p.panels):
+    for ax, panel in zip(axes, p.panels, strict=True):
         for pts in panel.points:
             ax.scatter(pts.x, pts.y, label=pts.label, **_MARKERS[pts.shape](pts.color))
         for c in panel.curves:
@@ -131,7 +130,7 @@ def _parallel(p: Parallel, fig: Any) -> None:
         ax.axvline(x, color="#444", linewidth=1)
         lo, hi = a.range
         ticks = a.ticks or ((lo, hi), (f"{lo:.3g}", f"{hi:.3g}"))
-        for value, text in zip(*ticks):
+        for value, text in zip(*ticks, strict=True):
             if lo - 1e-9 <= value <= hi + 1e-9:
                 ax.text(x + 0.02, fraction(value, lo, hi), text, fontsize=7, va="center")
     ax.set_xticks(range(len(p.axes)), [a.label for a in p.axes])

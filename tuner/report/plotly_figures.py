@@ -92,7 +92,7 @@ def _bars(b: Bars) -> Any:
         textposition="outside", hovertext=b.hover or None))
     if b.spread:
         fig.add_trace(go.Box(
-            **oriented([label for label, vs in zip(b.labels, b.spread) for _ in vs],
+            **oriented([label for label, vs in zip(b.labels, b.spread, strict=True) for _ in vs],
                        [v for vs in b.spread for v in vs]),
             name=b.spread_label, boxpoints="all", jitter=0.4, pointpos=0,
             fillcolor="rgba(0,0,0,0)", line={"color": "rgba(0,0,0,0)"},

@@ -19,13 +19,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from tuner.report.collect import ReportData, TrialPoint
-from tuner.report.vocabulary import (KINDS, course_name, is_complement, kind_label,
-                                     param_label, param_order)
+from tuner.report.vocabulary import (
+    KINDS,
+    course_name,
+    is_complement,
+    kind_label,
+    param_label,
+    param_order,
+)
 
 __all__ = ["COLORS", "FIGURES", "MARKERS", "Axis", "Bars", "Curve", "Figure", "Panel",
            "Parallel", "ParallelAxis", "Plot", "Points", "Section", "figure_ids",
@@ -131,7 +136,7 @@ class Parallel:
     colorscale: str = "viridis"
 
 
-Figure = Union[Plot, Bars, Parallel]
+Figure = Plot | Bars | Parallel
 
 
 # --- shared pieces ------------------------------------------------------------------------
@@ -221,7 +226,7 @@ def learning_curves(data: ReportData) -> Plot:
     for t in data.trials:
         if not t.curve:
             continue
-        epochs, values = zip(*t.curve)
+        epochs, values = zip(*t.curve, strict=True)
         is_best = best is not None and t.number == best.number
         curves.append(Curve(
             "best trial" if is_best else t.kind, epochs, values,
