@@ -144,10 +144,8 @@ def render_html(data: ReportData, figures: Mapping[str, Any] | None = None) -> s
         if sid in figures:
             inner.append(figures[sid].to_html(full_html=False, include_plotlyjs=False,
                                               div_id=f"fig-{sid}", config=config))
-        elif sid != "versions" and not (sid == "importance" and data.importance.note):
-            inner.append("<p class='note'>Nothing to plot yet: no "
-                         + ("finished" if sid in ("history", "learning-curves", "params")
-                            else "complete") + " trial.</p>")
+        elif section.missing and not (sid == "importance" and data.importance.note):
+            inner.append(f"<p class='note'>{_e(section.missing)}</p>")
         body.append(f"<section id='{sid}'>" + "\n".join(inner) + "</section>")
     return ("<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
             f"<title>{_e(data.study)}: tuner report</title>\n<style>{_CSS}</style>\n"

@@ -142,7 +142,8 @@ Figure = Plot | Bars | Parallel
 # --- shared pieces ------------------------------------------------------------------------
 
 def hover(t: TrialPoint) -> str:
-    """What pointing at a trial tells: its kind, value and parameters in course notation."""
+    """What pointing at a trial tells: its kind, value and parameters in course notation
+    (lines joined by ``<br>``, as plotly's hover text takes them; only the HTML shows it)."""
     parts = [f"trial {t.number} ({t.kind})"]
     if t.value is not None:
         parts.append(f"value {t.value:.4g}" + ("" if t.kind == "complete"
@@ -242,8 +243,9 @@ def _param_axis(name: str, dist: BaseDistribution) -> Axis:
     if _is_log(dist):
         # Decades, labelled with beta itself on a 1 - beta axis; a little room each side.
         vals = _decades(dist)
-        text = [f"{v:g}" + (f" (beta {1 - v:g})" if is_complement(name) and v < 1 else "")
-                for v in vals]
+        course = course_name(name)
+        text = [f"{v:g}" + (f" ({course} {1 - v:g})" if is_complement(name) and v < 1
+                            else "") for v in vals]
         return Axis(label, log=True, range=(dist.low / 10 ** 0.1, dist.high * 10 ** 0.1),
                     ticks=(tuple(vals), tuple(text)))
     if isinstance(dist, CategoricalDistribution):
@@ -347,7 +349,11 @@ class Section:
     explain: str                              # the paragraph under the title
     build: Callable[[ReportData], Figure]
     drawn: Callable[[ReportData], bool]       # whether this study gets the figure
+    missing: str | None = None                # what the HTML says when it does not
 
+
+_NO_FINISHED = "Nothing to plot yet: no finished trial."
+_NO_COMPLETE = "Nothing to plot yet: no complete trial."
 
 FIGURES: dict[str, Section] = {
     "history": Section(
@@ -355,28 +361,33 @@ FIGURES: dict[str, Section] = {
         "Each dot is a trial; the green line is the best value so far. Pruned trials "
         "(hollow, orange) and diverged ones (red x) have no final value: they are drawn at "
         "their last reported value, or at the worst value on the plot.",
-        history, lambda d: not d.empty),
+        history, lambda d: not d.empty,
+        _NO_FINISHED),
     "learning-curves": Section(
         "Learning curves", "learning_curves.png",
         "The validation metric reported after every epoch, one line per trial. The pruner "
         "stops hopeless trials early; their curves end at an x.",
-        learning_curves, lambda d: not d.empty),
+        learning_curves, lambda d: not d.empty,
+        _NO_FINISHED),
     "params": Section(
         "Score against alpha and beta", "score_vs_params.png",
         "alpha is sampled log-uniformly and so is 1 - beta (Optuna's parameter "
         "one_minus_beta), so both axes are logarithmic: beta = 0.99 .. 0.999 gets as much "
         "room as 0.9 .. 0.99.",
-        score_vs_params, lambda d: not d.empty),
+        score_vs_params, lambda d: not d.empty,
+        _NO_FINISHED),
     "importance": Section(
         "Parameter importance", "importance.png",
         "How much of the variation of the objective each parameter explains, from the "
         "complete trials.",
-        importance, lambda d: not d.empty and bool(d.importance.values)),
+        importance, lambda d: not d.empty and bool(d.importance.values),
+        _NO_COMPLETE),
     "parallel": Section(
         "Parallel coordinates", "parallel_coordinates.png",
         "One line per complete trial through its parameters (log axes as log10) and its "
         "value.",
-        parallel, lambda d: any(t.value is not None for t in d.kind("complete"))),
+        parallel, lambda d: any(t.value is not None for t in d.kind("complete")),
+        _NO_COMPLETE),
     "versions": Section(
         "Versions side by side", "versions.png",
         "Each version of the chain is a separate Optuna study, tuned after the data, the "
