@@ -116,7 +116,7 @@ def main() -> None:
     curves, runs = {}, {}
     for label, bn in MODELS.items():
         spec = bench.spec_from_toml(study_text(args.dataset, trials, epochs, bn))
-        splits = splits or bench.splits_for(spec)
+        splits = splits or bench.spec_splits(spec)
         curves[label] = sweep(spec, splits, alphas, sweep_seeds)
         runs[label] = tuned(args.dataset, bn, seeds, trials, epochs, splits)
         bench.progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "

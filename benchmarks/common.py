@@ -209,10 +209,11 @@ def with_seed(spec: StudySpec, *, sampler: str | None = None, seed: int) -> Stud
                    model=replace(spec.model, seed=seed))
 
 
-def splits_for(spec: StudySpec) -> Splits:
-    from tuner.data import load_splits
 
-    return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())
+def spec_splits(spec: StudySpec) -> Splits:
+    from tuner.data import spec_splits as _spec_splits
+
+    return _spec_splits(spec)
 
 
 def run_study(spec: StudySpec, splits: Splits, n_trials: int | None = None) -> optuna.Study:

@@ -91,7 +91,7 @@ def main() -> None:
     base = bench.spec_from_toml(bench.study_toml(
         "importance", trials=trials, epochs=epochs, dataset=args.dataset, batch_size=None,
         search=SEARCH))
-    splits = bench.splits_for(base)
+    splits = bench.spec_splits(base)
     per_study, notes, total_diverged = [], [], 0
     for seed in range(studies):
         study = bench.run_study(bench.with_seed(base, seed=seed), splits, n_trials=trials)

@@ -167,7 +167,7 @@ def main() -> None:
         seeds, trials, epochs, n_alpha, n_beta, sweep_seeds = 2, 4, 2, 4, 3, 1
 
     base = bench.spec_from_toml(study_text(args.dataset, trials, epochs))
-    splits = bench.splits_for(base)
+    splits = bench.spec_splits(base)
     alphas, omb, per_seed, diverged = sweep(base, splits, n_alpha, n_beta, sweep_seeds)
     acc = per_seed.mean(axis=-1)
     plateau = acc >= acc.max() - 0.05  # the typical seed-to-seed spread where it matters

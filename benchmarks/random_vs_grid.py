@@ -88,7 +88,7 @@ def grid_values(spec) -> dict[str, list]:
 
 def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str, list[dict]]:
     base = bench.spec_from_toml(study_text(dataset, trials, epochs))
-    splits = bench.splits_for(base)
+    splits = bench.spec_splits(base)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in range(seeds):
         for method in METHODS:

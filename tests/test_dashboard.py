@@ -22,7 +22,7 @@ import pytest
 
 from conftest import invoke, tuner_cmd, write_study
 from helpers import wait_until
-from test_report import run_chromium
+from report_helpers import run_chromium
 
 
 @contextmanager

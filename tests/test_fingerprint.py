@@ -12,7 +12,7 @@ import pytest
 
 import tuner.fingerprint
 from conftest import invoke, run_tuner, write_study
-from tuner.data import load_splits
+from tuner.data import spec_splits
 from tuner.fingerprint import (
     data_fingerprint,
     hardware_fingerprint,
@@ -25,7 +25,7 @@ from tuner.spec import load_spec
 @pytest.fixture
 def iris(tmp_path: Path):
     spec = load_spec(write_study(tmp_path))
-    return spec, load_splits(spec.data.dataset, **spec.data.loader_kwargs())
+    return spec, spec_splits(spec)
 
 
 @pytest.mark.unit

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import invoke, missing
+from conftest import invoke
+from report_helpers import render_with_probe, run_chromium
 
 # alpha up to 1e4: the largest learning rates diverge, the median pruner cuts others
 # short, and the rest complete, so the report has all three kinds to tell apart.
@@ -49,29 +48,12 @@ name = "median"
 
 SECTIONS = ("summary", "history", "learning-curves", "params", "importance", "parallel",
             "versions")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
-
-
-def chromium() -> str:
-    """Debian's chromium (installed by .ci/run). Missing: skip here, fail in CI."""
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.access(path, os.X_OK):
-        missing("chromium is not installed: `apt-get install -y chromium` (Debian's "
-                "package; .ci/run installs it)")
-    return path
-
-
-def run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """rt (v1, this machine) and rt/v2 (re-tuned after the hardware label changed)."""
-    from tuner.data import load_splits
+    from tuner.data import spec_splits
     from tuner.fingerprint import study_fingerprints
     from tuner.versions import create_version, decide
     from tuner.spec import load_spec
@@ -89,8 +71,7 @@ def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     os.environ["TUNER_HARDWARE_LABEL"] = "box-b"
     try:
         spec = load_spec(file)
-        splits = load_splits(spec.data.dataset, dtype=spec.model.dtype,
-                             **spec.data.loader_kwargs())
+        splits = spec_splits(spec)
         storage = open_storage(url)
         fp = study_fingerprints(spec, splits)
         decision = decide(storage, spec.name, fp)
@@ -218,36 +199,46 @@ def test_figures_tell_pruned_and_diverged_apart_on_log_axes(chain_db: tuple[str,
     assert data.metric == "val_accuracy"
 
 
+@pytest.mark.unit
+def test_both_back_ends_draw_the_same_series(chain_db: tuple[str, Path]) -> None:
+    """Titles, legend entries and parameter ticks come from one series per figure, so
+    the HTML (plotly) and the PNGs (matplotlib) cannot drift apart."""
+    from tuner.report import collect, figure_series
+    from tuner.report.matplotlib_figures import draw_matplotlib
+    from tuner.report.plotly_figures import draw_plotly
+    from tuner.storage import open_storage
+
+    url, _ = chain_db
+    storage = open_storage(url, heartbeat=False)
+    data = collect(storage, optuna.load_study(storage=storage, study_name="rt/v2"))
+    series = figure_series(data)
+    assert list(series) == ["history", "learning-curves", "params", "importance",
+                            "parallel", "versions"]
+    for sid, s in series.items():
+        pfig, mfig = draw_plotly(s), draw_matplotlib(s, data.study)
+        assert pfig.layout.title.text.startswith(s.title), sid
+        assert mfig.get_suptitle() == f"rt/v2: {s.title}", sid
+        plotly_legend = {tr.name for tr in pfig.data
+                         if getattr(tr, "showlegend", None) is not False and tr.name}
+        mpl_legend = {t.get_text() for ax in mfig.axes if ax.get_legend()
+                      for t in ax.get_legend().get_texts()}
+        assert plotly_legend == mpl_legend, sid
+    pfig, mfig = draw_plotly(series["params"]), draw_matplotlib(series["params"], "rt/v2")
+    for paxis, ax in zip((pfig.layout.xaxis, pfig.layout.xaxis2), mfig.axes, strict=True):
+        assert [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()] == list(
+            paxis.ticktext)
+        assert ax.get_xscale() == paxis.type == "log"
+        assert ax.get_xlabel() == paxis.title.text
+
+
 @pytest.mark.e2e
 def test_report_renders_in_headless_chromium_without_js_error(chain_db: tuple[str, Path],
                                                              tmp_path: Path) -> None:
     url, _ = chain_db
     html_path = tmp_path / "report.html"
     assert invoke("study", "report", "rt", "-o", html_path, "--storage", url).exit_code == 0
-    # A probe, first in <head>, records every error and console.error of the page and
-    # writes them into the DOM once the page has loaded and plotly has drawn.
-    probe = """<script>
-window.__errors = [];
-window.addEventListener('error', e => window.__errors.push('error: ' + e.message));
-window.addEventListener('unhandledrejection', e => window.__errors.push('rejection: ' + e.reason));
-const __ce = console.error;
-console.error = (...a) => { window.__errors.push('console.error: ' + a.join(' ')); __ce(...a); };
-window.addEventListener('load', () => setTimeout(() => {
-  const pre = document.createElement('pre'); pre.id = 'js-errors';
-  pre.textContent = JSON.stringify(window.__errors); document.body.appendChild(pre);
-}, 500));
-</script>"""
-    probed = tmp_path / "probed.html"
-    text = html_path.read_text(encoding="utf-8")
-    probed.write_text(text.replace("<head>", "<head>\n" + probe, 1), encoding="utf-8")
-    dom = run_chromium(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000",
-                        "--dump-dom", probed.as_uri()], tmp_path / "profile")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    found = re.search(r'<pre id="js-errors">(.*?)</pre>', dom.stdout, re.S)
-    assert found, "the probe never ran: the page did not load"
-    assert json.loads(found.group(1).replace("&quot;", '"')) == []
-    assert "Uncaught" not in dom.stderr, [ln for ln in dom.stderr.splitlines()
-                                          if "Uncaught" in ln]
+    errors, dom = render_with_probe(html_path, tmp_path)
+    assert errors == []
     # plotly drew every figure: each graph div holds its SVG layers.
     for sid in ("history", "learning-curves", "params", "importance", "parallel",
                 "versions"):
@@ -385,3 +376,70 @@ def test_unwritable_output_is_one_line(chain_db: tuple[str, Path], tmp_path: Pat
     r = invoke("study", "report", "rt", "-o", blocker / "report.html", "--storage", url)
     assert r.exit_code == 2
     assert r.stderr.startswith("error: cannot write") and len(r.stderr.splitlines()) == 1
+
+
+def assert_real_pngs(folder: Path, count: int) -> None:
+    from PIL import Image
+
+    paths = sorted(folder.iterdir())
+    assert len(paths) == count, [p.name for p in paths]
+    for path in paths:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG" and im.width >= 600 and im.height >= 300
+            assert len(im.convert("RGB").getcolors(maxcolors=1_000_000) or ()) > 50, path
+
+
+# Text that matplotlib would parse as math (an even number of dollars; "$x^^2$" is not
+# even valid mathtext) and that HTML would parse as markup: a study name is the user's,
+# and must be shown as typed.
+ODD_NAME = "cost $x^^2$ <b>&amp; $5$"
+
+
+@pytest.mark.e2e
+def test_png_and_html_of_a_study_named_with_dollars_and_markup(tmp_path: Path,
+                                                               sqlite_url: str) -> None:
+    from conftest import TINY_STUDY
+
+    file = tmp_path / "odd.toml"
+    file.write_text(TINY_STUDY.format(name=ODD_NAME, n_trials=5, epochs=3, dataset="iris",
+                                      sampler="random", pruner="none"))
+    assert invoke("study", "run", file, "--storage", sqlite_url).exit_code == 0
+    html_path, png_dir = tmp_path / "odd.html", tmp_path / "png"
+    r = invoke("study", "report", ODD_NAME, "-o", html_path, "--png", png_dir,
+               "--storage", sqlite_url)
+    assert r.exit_code == 0, r.output
+    assert_real_pngs(png_dir, 5)
+    text = html_path.read_text(encoding="utf-8")
+    escaped = "cost $x^^2$ &lt;b&gt;&amp;amp; $5$"
+    assert f"<h1>{escaped}</h1>" in text and f"<title>{escaped}: tuner report</title>" in text
+    assert "<b>&amp;" not in text, "the name reached the page as markup"
+
+    errors, dom = render_with_probe(html_path, tmp_path)
+    assert errors == []
+    assert re.search(r"<h1>cost \$x\^\^2\$ &lt;b&gt;&amp;amp; \$5\$</h1>", dom.stdout)
+
+
+@pytest.mark.unit
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_png_of_parameter_metric_and_choice_names_with_dollars(tmp_path: Path,
+                                                               sqlite_url: str) -> None:
+    """A plain Optuna study can name its parameters, choices and metric anything."""
+    study = optuna.create_study(storage=sqlite_url, study_name="$plain^^$",
+                                direction="minimize")
+    study.set_metric_names(["$loss_a_b$"])
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("$x^^$", 1e-3, 10, log=True)
+        y = trial.suggest_categorical("<i>y</i>", ["$a^^$", "b"])
+        return x + (y == "b")
+
+    study.optimize(objective, n_trials=8)
+    html_path, png_dir = tmp_path / "plain.html", tmp_path / "png"
+    r = invoke("study", "report", "$plain^^$", "-o", html_path, "--png", png_dir,
+               "--storage", sqlite_url)
+    assert r.exit_code == 0, r.output
+    assert_real_pngs(png_dir, 5)
+    text = html_path.read_text(encoding="utf-8")
+    assert "<i>y</i>" not in text and "&lt;i&gt;y&lt;/i&gt;" in text

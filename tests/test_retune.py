@@ -278,12 +278,11 @@ def test_two_concurrent_retunes_create_one_version(tmp_path: Path, kind: str,
 @pytest.mark.unit
 def test_losing_the_creation_race_loads_the_winners_version(tmp_path: Path,
                                                            sqlite_url: str) -> None:
-    from tuner.data import load_splits
+    from tuner.data import spec_splits
     from tuner.fingerprint import study_fingerprints
 
     spec = load_spec(write_study(tmp_path, n_trials=4))
-    fps = study_fingerprints(spec, load_splits(spec.data.dataset,
-                                               **spec.data.loader_kwargs()))
+    fps = study_fingerprints(spec, spec_splits(spec))
     storage = open_storage(sqlite_url)
     decision = decide(storage, spec.name, fps)
     warm = [{"alpha": 0.1, "one_minus_beta": 0.01}, {"alpha": 0.2, "one_minus_beta": 0.02}]

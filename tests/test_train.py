@@ -21,7 +21,7 @@ from conftest import invoke, run_tuner, write_study
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 from sklearn.model_selection import train_test_split
 
-from tuner.data import Splits, load_splits, load_xy
+from tuner.data import Splits, load_xy, spec_splits
 from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN
 from tuner.spec import StudySpec, load_spec
@@ -34,9 +34,6 @@ CARD_KEYS = {"study", "version", "version_number", "trial", "params", "optuna_pa
              "metric_description", "direction", "test_accuracy", "test_loss", "data",
              "model_sha256", "created_at"}
 
-
-def splits_of(spec: StudySpec) -> Splits:
-    return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())
 
 
 def raw_test_split(spec: StudySpec) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +83,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     r = invoke("train", file, "--best", "-o", model, "--storage", url)
     assert r.exit_code == 0, r.output
     spec = load_spec(file)
-    return Trained(folder, file, url, spec, splits_of(spec), model,
+    return Trained(folder, file, url, spec, spec_splits(spec), model,
                    json.loads(model.with_suffix(".json").read_text()), r.stdout)
 
 
@@ -112,7 +109,7 @@ def test_test_split_never_reaches_a_trial_or_the_retrain(
     assert len(seen) == 4 and seen[-1][1] is None, "3 trials, then the retrain"
 
     spec = load_spec(file)
-    splits = splits_of(spec)
+    splits = spec_splits(spec)
     X_all, _ = load_xy(spec.data.dataset, seed=spec.data.seed, params=dict(spec.data.params))
     everything = Counter(row_hashes(splits.scaler.transform(X_all)))
     test = Counter(row_hashes(splits.X_test))
