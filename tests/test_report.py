@@ -55,9 +55,9 @@ def chain_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
     """rt (v1, this machine) and rt/v2 (re-tuned after the hardware label changed)."""
     from tuner.data import spec_splits
     from tuner.fingerprint import study_fingerprints
-    from tuner.versions import create_version, decide
     from tuner.spec import load_spec
     from tuner.storage import open_storage
+    from tuner.versions import create_version, decide
     from tuner.worker import work
 
     folder = tmp_path_factory.mktemp("chain")

@@ -12,11 +12,11 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy
-from conftest import invoke, run_tuner, tuner_cmd, write_study
 from optuna.trial import TrialState
 from sklearn.datasets import load_iris
 
 import tuner.data
+from conftest import invoke, run_tuner, tuner_cmd, write_study
 from tuner.keys import ATTR
 from tuner.keys import N_TRIALS as N_TRIALS_ATTR
 from tuner.retune import retune_file

@@ -17,10 +17,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import numpy as np
 import optuna
 import pytest
-from conftest import invoke, run_tuner, write_study
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 from sklearn.model_selection import train_test_split
 
+from conftest import invoke, run_tuner, write_study
 from tuner.data import Splits, load_xy, spec_splits
 from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN

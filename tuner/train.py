@@ -22,7 +22,7 @@ import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +280,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "software": fingerprints["software"],
         "study_file": str(file),
         "model_file": output.name,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
     scaler = splits.scaler

@@ -15,15 +15,15 @@ import optuna
 from optuna.storages import BaseStorage
 
 from tuner import __version__
+from tuner.files import atomic_write
+from tuner.keys import ATTR
+from tuner.keys import FINGERPRINTS as COMPONENTS_ATTR
 from tuner.report.collect import ReportData, collect
 from tuner.report.importance import Importance
 from tuner.report.matplotlib_figures import write_pngs
 from tuner.report.plotly_figures import plotly_figures
 from tuner.report.series import FIGURES
 from tuner.report.vocabulary import ReportError
-from tuner.files import atomic_write
-from tuner.keys import ATTR
-from tuner.keys import FINGERPRINTS as COMPONENTS_ATTR
 
 __all__ = ["ReportResult", "build_report", "render_html"]
 
