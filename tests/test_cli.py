@@ -14,6 +14,8 @@ from tuner.errors import TunerError, error_line, exit_code, first_line
 from tuner.files import atomic_path, atomic_write
 from tuner.storage import open_storage
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def empty_storage(sqlite_url: str) -> str:

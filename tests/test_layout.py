@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 
 PACKAGE = ROOT / "tuner"
@@ -93,11 +95,13 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+@pytest.mark.unit
 def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
 
 
+@pytest.mark.unit
 def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     source = tmp_path / "x.py"
     source.write_text("from typing import TYPE_CHECKING\n"
@@ -107,6 +111,7 @@ def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
         {"tuner.keys", "tuner.b"}
 
 
+@pytest.mark.unit
 def test_no_import_cycle_in_tuner() -> None:
     graph = import_graph()
     assert "tuner.versions" in graph and "tuner.keys" in graph["tuner.versions"]
@@ -114,6 +119,7 @@ def test_no_import_cycle_in_tuner() -> None:
     assert cycle is None, f"import cycle in tuner/: {' -> '.join(cycle)}"
 
 
+@pytest.mark.integration
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     names = [n for n in modules() if n not in ("tuner.__main__",)]
     procs = {n: subprocess.Popen([sys.executable, "-c", f"import {n}"], cwd=ROOT,
@@ -127,6 +133,7 @@ def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     assert not failed, f"modules that do not import on their own: {failed}"
 
 
+@pytest.mark.unit
 def test_tuner_keys_are_spelled_only_in_tuner_keys() -> None:
     # A quoted string that starts with "tuner:" and then a key name.
     key = re.compile(r"""["']tuner:[a-z_]+["']""")

@@ -7,9 +7,12 @@ tuner/optuna_private.py (and only it) to the new Optuna.
 from __future__ import annotations
 
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from tuner.optuna_private import REQUIRED, distribution_contains, missing, rdb_models
+
+pytestmark = pytest.mark.unit
 
 
 def test_installed_optuna_has_every_private_name_tuner_uses() -> None:

@@ -285,6 +285,7 @@ def test_reading_a_missing_sqlite_file_does_not_create_it(tmp_path: Path,
     assert not typo.exists()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_extending_a_version_draws_new_parameters(tmp_path: Path, sqlite_url: str,
                                                   sampler: str) -> None:
@@ -304,6 +305,7 @@ def test_extending_a_version_draws_new_parameters(tmp_path: Path, sqlite_url: st
     assert [json.dumps(t.params, sort_keys=True) for t in trials(other, "tiny")] == params
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("extra, section", [
     ("", "[sampler]"),                                           # seed below the range
     ("n_warmup_steps = -1\n", "[pruner]"),
