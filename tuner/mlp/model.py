@@ -1,7 +1,6 @@
-"""A multi-layer perceptron classifier with batch normalization, in numpy.
+"""`MLPClassifierBN`: the layers of `tuner.mlp.layers` composed into a classifier.
 
-Forward and backward are written by hand and vectorized over the mini-batch
-(DESIGN idea 6: no Python loop over samples, float32 by default). A hidden layer is
+A hidden layer is
 
     z = a_prev @ W            (no bias: BN's learned shift `beta` replaces it)
     a = relu(gamma * (z - mean) / sqrt(var + eps) + beta)
@@ -16,49 +15,50 @@ passes over memory cost more than the matmuls, so a mini-batch step makes as few
 numpy calls and passes as it can (benchmarks/mlp_speed.py measures it):
 
 - every trainable array is a view into one flat vector `theta`, and every gradient
-  a view into one flat vector written in place (`out=`), so the momentum update of
-  the whole network is three in-place operations and the epoch's finiteness check
-  one `np.isfinite(theta).all()`;
-- the optimizer's step factor `learning_rate * (1 - momentum)` is folded into the
-  one-hot labels and so into the gradient of the logits (backprop is linear in
-  it): the gradients arrive scaled, at no cost;
+  a view into one flat vector the layers write in place (`out=`), so the momentum
+  update of the whole network is three in-place operations and the epoch's
+  finiteness check one `np.isfinite(theta).all()`;
+- the optimizer's step factor `learning_rate * (1 - momentum)` is the upstream
+  gradient of the loss, and the one-hot labels are pre-scaled to match: the
+  gradients arrive scaled, at no cost;
 - every array a step writes is allocated once per fit (`_workspace`);
 - the data are shuffled once per epoch with one gather, and sliced per batch;
-- column sums are BLAS matrix-vector products with a vector of ones;
-- batch norm keeps z - mean rather than xhat, the softmax works on transposed
-  logits, and ReLU's derivative is a bit mask made in the forward pass;
+- the logits are kept transposed (k, m), so the softmax reduces over contiguous rows;
 - the running statistics of all layers live in one flat vector, updated in three
   operations per step.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tuner.errors import TunerError
+from tuner.mlp import io
+from tuner.mlp.io import ModelFormatError
+from tuner.mlp.layers import (
+    affine_backward,
+    affine_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+    linear_backward,
+    linear_forward,
+    relu_backward,
+    relu_forward,
+    softmax,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 
-__all__ = [
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "DivergedError",
-    "MLPClassifierBN",
-    "ModelFormatError",
-    "NotFittedError",
-    "batchnorm_backward",
-    "batchnorm_forward",
-    "batchnorm_inference",
-]
+__all__ = ["DivergedError", "MLPClassifierBN", "NotFittedError"]
 
-FORMAT_NAME = "tuner.mlp"
-FORMAT_VERSION = 1
-_META_KEY = "__tuner_meta__"
-_EXTRA_PREFIX = "extra/"
 _DTYPES = ("float32", "float64")
 # A mean training loss this many times worse than guessing uniformly is divergence.
 _DIVERGENCE_FACTOR = 100.0
@@ -85,172 +85,47 @@ class NotFittedError(TunerError, ValueError):
     """A model was used for prediction before `fit` (or `load`)."""
 
 
-class ModelFormatError(TunerError, ValueError):
-    """A file is not a model saved by `MLPClassifierBN.save`, or is too new to read."""
-
-
-# ---------------------------------------------------------------- batch norm
-
-_VECTORS: dict[tuple[int, np.dtype, bool], np.ndarray] = {}
-
-
-def _column_weights(m: int, dtype: np.dtype, mean: bool = False) -> np.ndarray:
-    """Read-only vector of m ones (or of 1/m): `w @ x` sums (averages) x's columns.
-
-    One BLAS gemv is faster than `x.sum(axis=0)` and takes no extra pass to scale.
-    """
-    key = (m, dtype, mean)
-    w = _VECTORS.get(key)
-    if w is None:
-        w = _VECTORS[key] = np.full(m, 1.0 / m if mean else 1.0, dtype=dtype)
-        w.flags.writeable = False
-    return w
-
-
-def batchnorm_forward(
-    z: np.ndarray,
-    gamma: np.ndarray,
-    beta: np.ndarray,
-    eps: float,
-    *,
-    stats: tuple[np.ndarray, np.ndarray] | None = None,
-    out: np.ndarray | None = None,
-    overwrite_z: bool = False,
-) -> tuple[np.ndarray, tuple]:
-    """Batch normalization in training mode, with per-unit statistics of the batch.
-
-    Args:
-        z: pre-activations of shape (m, n): a batch of m rows, n units.
-        gamma: scale parameter of shape (n,).
-        beta: shift parameter of shape (n,).
-        eps: added to the variance; it only guards the division, so a constant
-            unit (variance 0) gives xhat = 0 rather than NaN.
-        stats: optional (mean, var) arrays of shape (n,) to write the batch mean and
-            biased variance into; the model passes views of one flat array, so that
-            one update moves the running averages of every layer.
-        out: optional array of shape (m, n) for the result.
-        overwrite_z: center z in place (z - mean) instead of allocating a copy.
-
-    Returns:
-        out: gamma * xhat + beta, shape (m, n), where xhat = (z - mean) / sqrt(var + eps).
-        cache: (zc (m, n), scale (n,), std (n,), mean (n,), var (n,)), with
-            zc = z - mean, std = sqrt(var + eps) and scale = gamma / std, so that
-            xhat = zc / std (never stored: a pass fewer each way).
-            `batchnorm_backward` reads the first three. mean and var are the batch
-            statistics, for the running averages a model uses at inference time.
-    """
-    m, n = z.shape  # batch, units
-    average = _column_weights(m, z.dtype, mean=True)  # (m,) of 1/m
-    mean, var = np.empty((2, n), dtype=z.dtype) if stats is None else stats
-    np.matmul(average, z, out=mean)
-    zc = np.subtract(z, mean, out=z if overwrite_z else None)  # (m, n)
-    np.matmul(average, np.multiply(zc, zc, out=out), out=var)  # `out` is scratch here
-    std = np.sqrt(var + eps)  # (n,)
-    scale = gamma / std  # (n,)
-    out = np.multiply(zc, scale, out=out)  # gamma * xhat
-    out += beta
-    return out, (zc, scale, std, mean, var)
-
-
-def batchnorm_backward(
-    dout: np.ndarray,
-    cache: tuple,
-    *,
-    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    work: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of batch normalization (training mode), in closed form.
-
-    Args:
-        dout: upstream gradient d loss / d out, shape (m, n).
-        cache: the cache returned by `batchnorm_forward`.
-        out: optional (dz, dgamma, dbeta) arrays of shapes (m, n), (n,), (n,) to
-            write the results into, as a ufunc's `out`; dz may be `dout` itself.
-        work: optional scratch array of shape (m, n).
-
-    Returns:
-        dz: d loss / d z, shape (m, n).
-        dgamma: d loss / d gamma, shape (n,).
-        dbeta: d loss / d beta, shape (n,).
-    """
-    zc, scale, std = cache[:3]  # xhat = zc / std, scale = gamma / std
-    m = dout.shape[0]
-    ones = _column_weights(m, dout.dtype)
-    dz, dgamma, dbeta = (None, None, None) if out is None else out
-    dbeta = np.matmul(ones, dout, out=dbeta)  # dL/dbeta = sum_i dout
-    dout_zc = np.multiply(dout, zc, out=work)
-    dgamma = np.divide(ones @ dout_zc, std, out=dgamma)  # dL/dgamma = sum_i dout * xhat
-    # dL/dz in closed form: scale/m * (m*dout - dbeta - xhat*dgamma). Distributed as
-    # scale*dout - (zc*(k/std*dgamma) + k*dbeta) with k = scale/m: 4 passes over (m, n)
-    k = scale / m
-    t = np.multiply(zc, (k / std) * dgamma, out=work)
-    t += k * dbeta
-    dz = np.multiply(dout, scale, out=dz)
-    dz -= t
-    return dz, dgamma, dbeta
-
-
-def batchnorm_inference(
-    z: np.ndarray,
-    gamma: np.ndarray,
-    beta: np.ndarray,
-    running_mean: np.ndarray,
-    running_var: np.ndarray,
-    eps: float,
-) -> np.ndarray:
-    """Batch normalization at prediction time, with the running statistics.
-
-    Each row is normalized on its own, so a row's output does not depend on the
-    other rows of the batch.
-
-    Args:
-        z: pre-activations of shape (m, n).
-        gamma, beta: learned scale and shift, shape (n,).
-        running_mean, running_var: averages of the training batches' statistics, (n,).
-        eps: as in `batchnorm_forward`.
-
-    Returns:
-        gamma * (z - running_mean) / sqrt(running_var + eps) + beta, shape (m, n).
-    """
-    scale = gamma / np.sqrt(running_var + eps)  # (n,)
-    out = z * scale
-    out += beta - running_mean * scale
-    return out
-
-
-# -------------------------------------------------------------------- model
-
-
-class _LayerWork(NamedTuple):
-    """A hidden layer's parameters, gradients (views into the flat vectors) and the
-    (m, n) arrays a training step writes; None where the layer has no such array."""
+@dataclass(slots=True)
+class _Hidden:
+    """A hidden layer's parameters and gradients: views into `_theta` and `_grad`."""
 
     W: np.ndarray
     dW: np.ndarray
-    gamma: np.ndarray | None
+    gamma: np.ndarray | None  # with batch norm
     dgamma: np.ndarray | None
     beta: np.ndarray | None
     dbeta: np.ndarray | None
-    b: np.ndarray | None  # without batch norm only
+    b: np.ndarray | None  # without batch norm
     db: np.ndarray | None
-    stats: tuple[np.ndarray, np.ndarray] | None  # this batch's (mean, var)
+    running: np.ndarray | None  # (2, n): running mean and variance, a view of `_running`
+    stats: tuple[np.ndarray, np.ndarray] | None  # this batch's (mean, var), in `_batch_stats`
+
+
+@dataclass(slots=True)
+class _Buffers:
+    """The (m, n) arrays a training step writes for one hidden layer."""
+
     z: np.ndarray  # a_prev @ W, then z - mean
     a: np.ndarray  # the activation
     da: np.ndarray  # d loss / d a, then dz in place
-    zeros: np.ndarray
-    work: np.ndarray
-    a_bits: np.ndarray  # a, read as integers of its width
-    da_bits: np.ndarray
-    mask: np.ndarray  # all ones where a > 0, else 0: ReLU's derivative
+    zeros: np.ndarray  # for ReLU
+    work: np.ndarray  # batch norm's scratch
+    mask: np.ndarray  # ReLU's cache
 
 
+@dataclass(slots=True)
+class _Workspace:
+    hidden: list[_Buffers]
+    logits: np.ndarray  # (m, k), the view of a (k, m) array
 
-class MLPClassifierBN:
+
+class MLPClassifierBN(ClassifierMixin, BaseEstimator):
     """MLP classifier: hidden layers Linear(no bias) -> BatchNorm -> ReLU, softmax out.
 
     Trained by mini-batch gradient descent with momentum on the mean cross-entropy:
     `v = momentum * v + (1 - momentum) * grad; p -= learning_rate * v` for every
     trainable array (hidden W, gamma, beta; output W and b; hidden b without BN).
+    A scikit-learn estimator: `clone`, `GridSearchCV` and `cross_val_score` work on it.
 
     Args:
         hidden: units of each hidden layer; () is softmax regression.
@@ -298,28 +173,9 @@ class MLPClassifierBN:
         self.dtype = dtype
         self.use_batchnorm = use_batchnorm
 
-    def get_params(self) -> dict[str, Any]:
-        """The hyperparameters, as given to `__init__`."""
-        return {
-            "hidden": self.hidden,
-            "learning_rate": self.learning_rate,
-            "momentum": self.momentum,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "eps": self.eps,
-            "bn_decay": self.bn_decay,
-            "seed": self.seed,
-            "dtype": self.dtype,
-            "use_batchnorm": self.use_batchnorm,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     # ------------------------------------------------------------ validation
 
-    def _validate_params(self) -> dict[str, Any]:
+    def _checked_params(self) -> dict[str, Any]:
         """Check every hyperparameter; return them normalized (Python scalars)."""
 
         def number(name: str, low: float, high: float, low_ok: bool) -> float:
@@ -420,16 +276,7 @@ class MLPClassifierBN:
         """Lay out parameters, gradients and running statistics as flat vectors."""
         p = self._p
         dtype, bn = p["dtype"], p["use_batchnorm"]
-        sizes = (n_features, *p["hidden"])
-        shapes: list[tuple[str, tuple[int, ...]]] = []
-        for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:])):
-            shapes.append((f"W{i}", (fan_in, units)))
-            if bn:
-                shapes += [(f"gamma{i}", (units,)), (f"beta{i}", (units,))]
-            else:
-                shapes.append((f"b{i}", (units,)))
-        shapes += [("W_out", (sizes[-1], n_classes)), ("b_out", (n_classes,))]
-
+        shapes = io.parameter_shapes(n_features, p["hidden"], n_classes, bn)
         total = sum(math.prod(shape) for _, shape in shapes)
         self._theta = np.zeros(total, dtype=dtype)
         self._grad = np.zeros(total, dtype=dtype)
@@ -443,166 +290,124 @@ class MLPClassifierBN:
         units_total = sum(p["hidden"]) if bn else 0
         self._running = np.zeros(2 * units_total, dtype=dtype)  # [mean_0, var_0, mean_1, ...]
         self._batch_stats = np.zeros(2 * units_total, dtype=dtype)
-        self._layers = []
+        self._hidden: list[_Hidden] = []
         offset = 0
         for i, units in enumerate(p["hidden"]):
-            names = ("W", "gamma", "beta") if bn else ("W", "b")
-            param = {k: self._view(self._theta, f"{k}{i}") for k in names}
+            param = {k: self._view(self._theta, f"{k}{i}") for k in ("W", "gamma", "beta", "b")}
             grad = {k: self._view(self._grad, f"{k}{i}") for k in param}
+            running = stats = None
             if bn:
                 running = self._running[offset : offset + 2 * units].reshape(2, units)
                 stats = tuple(self._batch_stats[offset : offset + 2 * units].reshape(2, units))
                 running[1] = 1.0  # running variance starts at 1, the mean at 0
                 offset += 2 * units
-            else:
-                running = stats = None
-            self._layers.append((param, grad, running, stats))
-        self._out = (self._view(self._theta, "W_out"), self._view(self._theta, "b_out"))
-        self._out_grad = (self._view(self._grad, "W_out"), self._view(self._grad, "b_out"))
+            self._hidden.append(_Hidden(
+                param["W"], grad["W"], param["gamma"], grad["gamma"], param["beta"],
+                grad["beta"], param["b"], grad["b"], running, stats,
+            ))  # fmt: skip
+        self._W_out, self._b_out = self._view(self._theta, "W_out"), self._view(self._theta, "b_out")
+        self._dW_out, self._db_out = self._view(self._grad, "W_out"), self._view(self._grad, "b_out")
         self._publish()
 
-    def _view(self, flat: np.ndarray, name: str) -> np.ndarray:
+    def _view(self, flat: np.ndarray, name: str) -> np.ndarray | None:
+        """The named parameter (or gradient) as a view into `flat`; None if absent."""
+        if name not in self._slices:
+            return None
         where, shape = self._slices[name]
         return flat[where].reshape(shape)
 
     def _publish(self) -> None:
         """Expose the parameters (views into theta) as sklearn-style attributes."""
-        layers = self._layers
-        bn = self._p["use_batchnorm"]
-        self.coefs_ = [param["W"] for param, _, _, _ in layers] + [self._out[0]]
-        hidden_biases = [] if bn else [param["b"] for param, _, _, _ in layers]
-        self.intercepts_ = hidden_biases + [self._out[1]]
-        self.gammas_ = [param["gamma"] for param, _, _, _ in layers] if bn else []
-        self.betas_ = [param["beta"] for param, _, _, _ in layers] if bn else []
-        self.running_mean_ = [running[0] for _, _, running, _ in layers] if bn else []
-        self.running_var_ = [running[1] for _, _, running, _ in layers] if bn else []
+        layers, bn = self._hidden, self._p["use_batchnorm"]
+        self.coefs_ = [layer.W for layer in layers] + [self._W_out]
+        self.intercepts_ = ([] if bn else [layer.b for layer in layers]) + [self._b_out]
+        self.gammas_ = [layer.gamma for layer in layers] if bn else []
+        self.betas_ = [layer.beta for layer in layers] if bn else []
+        self.running_mean_ = [layer.running[0] for layer in layers] if bn else []
+        self.running_var_ = [layer.running[1] for layer in layers] if bn else []
 
     def _init_params(self, rng: np.random.Generator) -> None:
         """He initialization for hidden W, LeCun for the output W; gamma 1, beta and b 0."""
-        for param, _, _, _ in self._layers:
-            W = param["W"]
-            W[...] = rng.standard_normal(W.shape) * math.sqrt(2.0 / W.shape[0])
-            if "gamma" in param:
-                param["gamma"][...] = 1.0
-        W_out = self._out[0]
+        for layer in self._hidden:
+            layer.W[...] = rng.standard_normal(layer.W.shape) * math.sqrt(2.0 / layer.W.shape[0])
+            if layer.gamma is not None:
+                layer.gamma[...] = 1.0
+        W_out = self._W_out
         W_out[...] = rng.standard_normal(W_out.shape) * math.sqrt(1.0 / W_out.shape[0])
 
     # ----------------------------------------------------- forward / backward
 
-    def _workspace(self, m: int, larger: tuple | None = None) -> tuple[list[tuple], tuple]:
-        """Parameters, gradients and scratch arrays for mini-batches of m rows.
+    def _workspace(self, m: int, larger: _Workspace | None = None) -> _Workspace:
+        """The arrays a training step on m rows writes, allocated once per fit.
 
-        Every array a training step writes is allocated here, once per fit: a step
-        allocates no large array (a fresh 256 KiB array costs page faults whenever
-        malloc has handed the memory back to the OS). Given the workspace of a
-        `larger` batch, the (m, n) arrays are its first m rows, so the short last
+        A step allocates no large array (a fresh 256 KiB array costs page faults
+        whenever malloc has handed the memory back to the OS). Given the workspace of
+        a `larger` batch, the (m, n) arrays are its first m rows, so the short last
         batch of an epoch works in memory the cache already holds.
-
-        Returns:
-            hidden: a `_LayerWork` per hidden layer.
-            output: (W_out, dW_out, b_out as a (k, 1) column, db_out, logits (k, m)).
-                The logits are kept transposed so that the softmax reduces over
-                contiguous rows, which numpy does several times faster.
         """
         dtype = self._p["dtype"]
         bits = np.int32 if dtype == np.float32 else np.int64  # same width, for the ReLU mask
         hidden = []
-        for i, (param, grad, _, stats) in enumerate(self._layers):
-            n = param["W"].shape[1]
+        for i, layer in enumerate(self._hidden):
+            n = layer.W.shape[1]
             if larger is None:
                 z, a, da, zeros, work = (np.zeros((m, n), dtype) for _ in range(5))
-                mask = np.zeros((m, n), bits)
+                buffers = _Buffers(z, a, da, zeros, work, np.zeros((m, n), bits))
             else:
-                big = larger[0][i]
-                z, a, da, zeros, work, mask = (
-                    x[:m] for x in (big.z, big.a, big.da, big.zeros, big.work, big.mask)
-                )
-            hidden.append(_LayerWork(
-                param["W"], grad["W"],
-                param.get("gamma"), grad.get("gamma"),
-                param.get("beta"), grad.get("beta"),
-                param.get("b"), grad.get("b"),
-                stats, z, a, da, zeros, work, a.view(bits), da.view(bits), mask,
-            ))  # fmt: skip
-        (W_out, b_out), (dW_out, db_out) = self._out, self._out_grad
-        output = (W_out, dW_out, b_out[:, None], db_out, np.empty((b_out.shape[0], m), dtype))
-        return hidden, output
+                big = larger.hidden[i]
+                buffers = _Buffers(*(getattr(big, f)[:m] for f in _Buffers.__slots__))
+            hidden.append(buffers)
+        return _Workspace(hidden, np.empty((self._b_out.shape[0], m), dtype).T)
 
     def _forward_backward(
-        self, X: np.ndarray, YT: np.ndarray, q: float, scale: float, workspace: tuple
+        self, X: np.ndarray, Y: np.ndarray, q: float, scale: float, ws: _Workspace
     ) -> float:
         """One mini-batch in training mode: the loss, and the gradients into `_grad`.
 
         Args:
             X: inputs of shape (m, d), in the model's dtype.
-            YT: one-hot labels times `q`, transposed: shape (k, m).
-            q: the factor in `YT` (pre-scaled once per fit, so dlogits costs no pass).
+            Y: one-hot labels times `q`, shape (m, k).
+            q: the factor in `Y` (pre-scaled once per fit, so dlogits costs no pass).
             scale: every gradient written to `_grad` is multiplied by it (the
                 optimizer's `learning_rate * (1 - momentum)`; 1 for the true gradient).
-            workspace: `_workspace(m)`.
+            ws: `_workspace(m)`.
 
         Returns:
             The mean cross-entropy of the batch, a Python float (NaN or inf when the
             model has diverged). The batch statistics of BN are in `_batch_stats`.
         """
-        hidden, (W_out, dW_out, b_out, db_out, logits) = workspace
-        m = X.shape[0]
-        eps = self._p["eps"]
+        eps, hidden, buffers = self._p["eps"], self._hidden, ws.hidden
         caches = []
-        a_prev = X
-        shift = hidden[0].mask.itemsize * 8 - 1 if hidden else 0
-        for W, _, gamma, _, beta, _, b, _, stats, z, a, _, zeros, _, a_bits, _, mask in hidden:
-            if stats is not None:
-                np.matmul(a_prev, W, out=z)  # z = a_prev @ W, no bias
-                caches.append(
-                    batchnorm_forward(z, gamma, beta, eps, stats=stats, out=a, overwrite_z=True)[1]
+        a = X
+        for layer, buf in zip(hidden, buffers):
+            if layer.gamma is not None:
+                z, linear = linear_forward(a, layer.W, out=buf.z)
+                h, bn = batchnorm_forward(
+                    z, layer.gamma, layer.beta, eps, stats=layer.stats, out=buf.a, overwrite_z=True
                 )
             else:
-                np.matmul(a_prev, W, out=a)
-                a += b
-            np.maximum(a, zeros, out=a)  # ReLU (an array of zeros is 4x faster than 0)
-            # ReLU's derivative, as a bit mask for the backward pass, made while `a` is in
-            # cache: a >= 0, so its bits read as an integer are > 0 exactly where a > 0,
-            # and there -bits >> (width - 1) is all ones; elsewhere it is 0
-            np.right_shift(np.negative(a_bits, out=mask), shift, out=mask)
-            a_prev = a
+                h, linear = affine_forward(a, layer.W, layer.b, out=buf.a)
+                bn = None
+            a, relu = relu_forward(h, out=h, zeros=buf.zeros, mask=buf.mask)
+            caches.append((linear, bn, relu))
+        logits, output = affine_forward(a, self._W_out, self._b_out, out=ws.logits)
+        loss, xent = softmax_cross_entropy_forward(logits, Y, q=q, overwrite_logits=True)
 
-        # softmax cross-entropy on transposed logits (k, m)
-        np.matmul(W_out.T, a_prev.T, out=logits)
-        logits += b_out
-        logits -= np.maximum.reduce(logits, axis=0)  # stable: the largest logit is 0
-        picked = float(np.vdot(logits, YT)) / q  # sum of the true classes' logits
-        np.exp(logits, out=logits)
-        s = np.add.reduce(logits, axis=0)  # (m,)
-        loss = (float(np.add.reduce(np.log(s))) - picked) / m
-
-        # dL/dlogits = (softmax - onehot) / m, times scale
-        logits *= np.divide(q, s, out=s)
-        logits -= YT
-        factor = scale / (m * q)
-        if factor != 1.0:
-            logits *= factor
-        dlogits = logits.T  # (m, k)
-        np.matmul(a_prev.T, dlogits, out=dW_out)
-        np.matmul(logits, _column_weights(m, logits.dtype), out=db_out)
-        if not hidden:
-            return loss
-        np.matmul(dlogits, W_out.T, out=hidden[-1].da)
+        dlogits = softmax_cross_entropy_backward(scale, xent, out=logits)
+        da = buffers[-1].da if hidden else None
+        affine_backward(
+            dlogits, output, out=(da, self._dW_out, self._db_out), input_grad=bool(hidden)
+        )
         for i in range(len(hidden) - 1, -1, -1):
-            W, dW, _, dgamma, _, dbeta, _, db, stats, _, _, da, _, work, _, da_bits, mask = (
-                hidden[i]
-            )
-            np.bitwise_and(da_bits, mask, out=da_bits)  # ReLU backward: da where a > 0, else 0
-            if stats is not None:
-                # da becomes dz, in place
-                batchnorm_backward(da, caches[i], out=(da, dgamma, dbeta), work=work)
+            layer, (linear, bn, relu) = hidden[i], caches[i]
+            da_prev = buffers[i - 1].da if i else None
+            dz = relu_backward(da, relu, out=da)
+            if bn is not None:
+                batchnorm_backward(dz, bn, out=(dz, layer.dgamma, layer.dbeta), work=buffers[i].work)
+                linear_backward(dz, linear, out=(da_prev, layer.dW), input_grad=i > 0)
             else:
-                np.matmul(_column_weights(m, da.dtype), da, out=db)
-            if i:
-                np.matmul(hidden[i - 1].a.T, da, out=dW)
-                np.matmul(da, W.T, out=hidden[i - 1].da)
-            else:
-                np.matmul(X.T, da, out=dW)
+                affine_backward(dz, linear, out=(da_prev, layer.dW, layer.db), input_grad=i > 0)
+            da = da_prev
         return loss
 
     def _loss_and_grads(
@@ -615,35 +420,25 @@ class MLPClassifierBN:
         gamma0, beta0, ..., W_out, b_out).
         """
         X = np.ascontiguousarray(X, dtype=self._p["dtype"])
-        m, k = X.shape[0], self._out[1].shape[0]
-        YT = np.zeros((k, m), dtype=self._p["dtype"])
-        YT[y_index, np.arange(m)] = 1.0
-        loss = self._forward_backward(X, YT, 1.0, 1.0, self._workspace(m))
+        m, k = X.shape[0], self._b_out.shape[0]
+        Y = np.zeros((m, k), dtype=self._p["dtype"])
+        Y[np.arange(m), y_index] = 1.0
+        loss = self._forward_backward(X, Y, 1.0, 1.0, self._workspace(m))
         return loss, {name: self._view(self._grad, name).copy() for name in self._slices}
 
     def _predict_logits(self, X: np.ndarray) -> np.ndarray:
         """Logits in inference mode (BN with running statistics), shape (m, k)."""
         eps = self._p["eps"]
         a = X
-        for param, _, running, _ in self._layers:
-            z = a @ param["W"]
-            if running is not None:
-                mean, var = running
-                out = batchnorm_inference(z, param["gamma"], param["beta"], mean, var, eps)
+        for layer in self._hidden:
+            if layer.running is not None:
+                z, _ = linear_forward(a, layer.W)
+                mean, var = layer.running
+                h = batchnorm_inference(z, layer.gamma, layer.beta, mean, var, eps)
             else:
-                out = z
-                out += param["b"]
-            a = np.maximum(out, 0.0, out=out)
-        logits = a @ self._out[0]
-        logits += self._out[1]
-        return logits
-
-    @staticmethod
-    def _softmax_inplace(logits: np.ndarray) -> np.ndarray:
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        return logits
+                h, _ = affine_forward(a, layer.W, layer.b)
+            a = np.maximum(h, 0.0, out=h)  # ReLU; inference needs no cache
+        return affine_forward(a, self._W_out, self._b_out)[0]
 
     # --------------------------------------------------------------- fitting
 
@@ -675,7 +470,7 @@ class MLPClassifierBN:
             DivergedError: a loss became NaN or inf or far worse than guessing, or
                 the parameters became non-finite; the model is left unfitted.
         """
-        p = self._p = self._validate_params()
+        p = self._p = self._checked_params()
         dtype = p["dtype"]
         X = self._check_X(X, dtype)
         y = self._check_y(y, X.shape[0])
@@ -718,18 +513,21 @@ class MLPClassifierBN:
 
         batch = min(p["batch_size"], n)
         lr, beta_m, decay = p["learning_rate"], p["momentum"], p["bn_decay"]
-        scale = lr * (1.0 - beta_m)  # folded into the gradients: _grad = scale * grad
+        scale = lr * (1.0 - beta_m)  # d step / d loss: the gradients arrive scaled by it
         q = scale / batch  # one-hot labels pre-scaled so dlogits needs no extra pass
-        YT = np.zeros((k, n), dtype=dtype)
+        YT = np.zeros((k, n), dtype=dtype)  # transposed, as the logits: (k, n)
         YT[y_index, np.arange(n)] = q
         Xs, YsT = np.empty_like(X), np.empty_like(YT)  # shuffled copies, rewritten each epoch
         full = self._workspace(batch)
-        batches = []  # (rows, labels, workspace, size), views of the shuffled copies
+        batches = []  # (rows, labels (m, k), workspace, size), views of the shuffled copies
         for start in range(0, n, batch):
             size = min(batch, n - start)
             workspace = full if size == batch else self._workspace(size, larger=full)
-            rows, labels = Xs[start : start + size], YsT[:, start : start + size]
+            rows, labels = Xs[start : start + size], YsT[:, start : start + size].T
             batches.append((rows, labels, workspace, size))
+        if validate:
+            Y_val = np.zeros((X_val.shape[0], k), dtype=dtype)
+            Y_val[np.arange(X_val.shape[0]), val_index] = 1.0
         theta, grad = self._theta, self._grad
         step = np.zeros_like(theta)  # learning_rate * v: the momentum buffer, pre-scaled
         running, stats = self._running, self._batch_stats
@@ -766,7 +564,7 @@ class MLPClassifierBN:
 
                     metrics = {"train_loss": train_loss}
                     if validate:
-                        val_loss, val_accuracy = self._evaluate(X_val, val_index)
+                        val_loss, val_accuracy = self._evaluate(X_val, val_index, Y_val)
                         if not math.isfinite(val_loss):
                             raise DivergedError(epoch, val_loss)
                         metrics["val_loss"] = val_loss
@@ -781,19 +579,18 @@ class MLPClassifierBN:
             raise
         return self
 
-    def _evaluate(self, X: np.ndarray, y_index: np.ndarray) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy in inference mode."""
+    def _evaluate(
+        self, X: np.ndarray, y_index: np.ndarray, Y: np.ndarray
+    ) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy in inference mode; Y is y_index one-hot."""
         logits = self._predict_logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        rows = np.arange(X.shape[0])
-        log_norm = np.log(np.exp(logits).sum(axis=1))
-        loss = float(np.mean(log_norm - logits[rows, y_index]))
         accuracy = float(np.mean(logits.argmax(axis=1) == y_index))
+        loss, _ = softmax_cross_entropy_forward(logits, Y, overwrite_logits=True)
         return loss, accuracy
 
     _FITTED = (
         "coefs_", "intercepts_", "gammas_", "betas_", "running_mean_", "running_var_",
-        "classes_", "n_features_in_", "n_epochs_", "loss_curve_", "history_",
+        "classes_", "n_features_in_", "n_epochs_", "loss_curve_", "history_", "extra_",
     )
 
     def _reset_fitted(self) -> None:
@@ -801,12 +598,6 @@ class MLPClassifierBN:
             self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ prediction
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_epochs_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet: call fit (or load) first"
-            )
 
     def _check_fitted_X(self, X: Any) -> np.ndarray:
         self._check_fitted()
@@ -817,33 +608,36 @@ class MLPClassifierBN:
             )
         return X
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_epochs_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit (or load) first"
+            )
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (m, k), columns in the order of `classes_`."""
         X = self._check_fitted_X(X)
         with np.errstate(over="ignore", under="ignore"):
-            return self._softmax_inplace(self._predict_logits(X))
+            return softmax(self._predict_logits(X), overwrite_logits=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label of each row, shape (m,)."""
         X = self._check_fitted_X(X)
         return self.classes_[self._predict_logits(X).argmax(axis=1)]
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy of `predict(X)` against `y`."""
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of `predict(X)` against `y` (weighted by `sample_weight` if given)."""
         X = self._check_fitted_X(X)
         y = self._check_y(y, X.shape[0])
-        return float(np.mean(self.classes_[self._predict_logits(X).argmax(axis=1)] == y))
+        hits = self.classes_[self._predict_logits(X).argmax(axis=1)] == y
+        return float(np.average(hits, weights=sample_weight))
 
     # ---------------------------------------------------------- persistence
 
     def save(self, path: str | os.PathLike, **extra_arrays: np.ndarray) -> None:
         """Write the fitted model to `path` as an npz file, without pickles.
 
-        The file holds `theta`, every parameter in one flat vector (W0, gamma0, beta0,
-        ..., W_out, b_out, in that order), `running`, the running statistics
-        (mean0, var0, mean1, ...), `classes`, the labels (a unicode array for
-        strings), and a 0-d unicode array of JSON metadata: format name and version,
-        hyperparameters, labels and their kind, the training history.
+        The format is described in `tuner.mlp.io`.
 
         Args:
             path: the file to write, exactly (no ".npz" is appended).
@@ -851,94 +645,36 @@ class MLPClassifierBN:
                 mean and scale); `load` returns them in the model's `extra_` dict.
         """
         self._check_fitted()
-        classes = self.classes_
-        if classes.dtype.kind not in "biufU":
-            raise ValueError(f"cannot save class labels of dtype {classes.dtype}")
-        arrays = {"theta": self._theta, "running": self._running, "classes": classes}
-        for name, value in extra_arrays.items():
-            value = np.asarray(value)
-            if value.dtype.kind == "O":
-                raise ValueError(
-                    f"extra array {name!r} has object dtype: it cannot be saved without pickle"
-                )
-            arrays[_EXTRA_PREFIX + name] = value
-        p = self._p
-        meta = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "params": {
-                **{name: p[name] for name in self.get_params()},
-                "hidden": list(p["hidden"]),
-                "dtype": p["dtype"].name,
-            },
-            "n_features_in": int(self.n_features_in_),
-            "classes": classes.tolist(),
-            "classes_kind": classes.dtype.kind,
-            "n_epochs": int(self.n_epochs_),
-            "history": self.history_,
-        }
-        arrays[_META_KEY] = np.array(json.dumps(meta))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        params = {**self._p, "hidden": list(self._p["hidden"]), "dtype": self._p["dtype"].name}
+        io.write(
+            path, theta=self._theta, running=self._running, classes=self.classes_,
+            params=params, n_features_in=self.n_features_in_, n_epochs=self.n_epochs_,
+            history=self.history_, extra=extra_arrays,
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLPClassifierBN:
         """Read a model written by `save`; extra arrays are in its `extra_` dict.
 
         Raises:
-            ModelFormatError: the file is not a tuner model, or was written by a
-                newer tuner (a ValueError and a TunerError).
+            ModelFormatError: the file is not a tuner model, was written by a newer
+                tuner, or is damaged or crafted (a ValueError and a TunerError).
         """
-        where = os.fspath(path)
+        f = io.read(path)
         try:
-            npz = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ModelFormatError(f"{where} is not a tuner model file: {e}") from e
-        with npz:
-            if not isinstance(npz, Mapping) or _META_KEY not in npz.files:
-                raise ModelFormatError(
-                    f"{where} is not a tuner model file (no {FORMAT_NAME} metadata)"
-                )
-            try:
-                meta = json.loads(str(npz[_META_KEY][()]))
-            except (ValueError, TypeError) as e:
-                raise ModelFormatError(
-                    f"{where} is not a tuner model file: bad metadata ({e})"
-                ) from e
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-                raise ModelFormatError(f"{where} is not a {FORMAT_NAME} model file")
-            version = meta.get("format_version")
-            if not isinstance(version, int) or version > FORMAT_VERSION:
-                raise ModelFormatError(
-                    f"{where} has format_version {version}, newer than this tuner reads "
-                    f"({FORMAT_VERSION}): upgrade tuner to load it"
-                )
-            try:
-                arrays = {name: npz[name] for name in npz.files}
-            except ValueError as e:  # object arrays, refused without pickle
-                raise ModelFormatError(f"{where} is not a tuner model file: {e}") from e
-        try:
-            params = dict(meta["params"], hidden=tuple(meta["params"]["hidden"]))
-            clf = cls(**params)
-            clf._p = clf._validate_params()
-            classes = arrays["classes"]
-            clf._build(int(meta["n_features_in"]), classes.shape[0])
-            for name, expected in (("theta", clf._theta), ("running", clf._running)):
-                if arrays[name].shape != expected.shape:
-                    raise ValueError(f"{name} does not match the architecture")
-            clf._theta[...] = arrays["theta"]
-            clf._running[...] = arrays["running"]
-            history = list(meta["history"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFormatError(f"{where} is a damaged tuner model file: {e!r}") from e
-        clf.classes_ = classes
-        clf.n_features_in_ = int(meta["n_features_in"])
-        clf.n_epochs_ = int(meta["n_epochs"])
-        clf.history_ = history
-        clf.loss_curve_ = [h["train_loss"] for h in history]
-        clf.extra_ = {
-            name[len(_EXTRA_PREFIX) :]: value
-            for name, value in arrays.items()
-            if name.startswith(_EXTRA_PREFIX)
-        }
+            clf = cls(**dict(f.params, hidden=tuple(f.params["hidden"])))
+            clf._p = clf._checked_params()
+        except (TypeError, ValueError) as e:
+            raise ModelFormatError(
+                f"{os.fspath(path)} is a damaged tuner model file: {e}"
+            ) from e
+        clf._build(f.n_features_in, f.classes.shape[0])
+        clf._theta[...] = f.theta
+        clf._running[...] = f.running
+        clf.classes_ = f.classes
+        clf.n_features_in_ = f.n_features_in
+        clf.n_epochs_ = f.n_epochs
+        clf.history_ = f.history
+        clf.loss_curve_ = [h["train_loss"] for h in f.history]
+        clf.extra_ = f.extra
         return clf
