@@ -39,7 +39,14 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tuner.errors import TunerError
+from tuner.mlp.checks import (
+    DivergedError,
+    NotFittedError,
+    check_params,
+    check_validation,
+    check_X,
+    check_y,
+)
 from tuner.mlp import io
 from tuner.mlp.io import ModelFormatError
 from tuner.mlp.layers import (
@@ -59,30 +66,8 @@ from tuner.mlp.layers import (
 
 __all__ = ["DivergedError", "MLPClassifierBN", "NotFittedError"]
 
-_DTYPES = ("float32", "float64")
 # A mean training loss this many times worse than guessing uniformly is divergence.
 _DIVERGENCE_FACTOR = 100.0
-
-
-class DivergedError(TunerError, ArithmeticError):
-    """Training diverged: a loss became NaN or inf, or far worse than guessing.
-
-    Attributes:
-        epoch: the 1-based epoch in which it happened.
-        loss: the offending loss (a mini-batch loss, or the epoch's mean loss).
-    """
-
-    def __init__(self, epoch: int, loss: float) -> None:
-        self.epoch = epoch
-        self.loss = loss
-        super().__init__(
-            f"training diverged in epoch {epoch} (loss {loss:.4g}): "
-            "lower the learning rate or the momentum"
-        )
-
-
-class NotFittedError(TunerError, ValueError):
-    """A model was used for prediction before `fit` (or `load`)."""
 
 
 @dataclass(slots=True)
@@ -172,103 +157,6 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.dtype = dtype
         self.use_batchnorm = use_batchnorm
-
-    # ------------------------------------------------------------ validation
-
-    def _checked_params(self) -> dict[str, Any]:
-        """Check every hyperparameter; return them normalized (Python scalars)."""
-
-        def number(name: str, low: float, high: float, low_ok: bool) -> float:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-            value = float(value)  # a Python float keeps float32 arrays float32
-            too_low = value < low or (value == low and not low_ok)
-            if not math.isfinite(value) or too_low or value >= high:
-                bounds = f"{'[' if low_ok else '('}{low:g}, {high:g})"
-                if math.isinf(high):
-                    bounds = f"{'>=' if low_ok else '>'} {low:g}"
-                raise ValueError(f"{name} must be {bounds}, got {getattr(self, name)!r}")
-            return value
-
-        def positive_int(name: str) -> int:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-            return int(value)
-
-        hidden = self.hidden
-        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
-            hidden = (hidden,)
-        try:
-            hidden = tuple(hidden)
-        except TypeError:
-            raise ValueError(
-                f"hidden must be a sequence of layer sizes, got {self.hidden!r}"
-            ) from None
-        for units in hidden:
-            if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-                raise ValueError(
-                    f"hidden layer sizes must be positive integers, got {self.hidden!r}"
-                )
-        try:
-            dtype = None if self.dtype is None else np.dtype(self.dtype).name
-        except TypeError:
-            dtype = None
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
-        ):
-            raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
-        return {
-            "hidden": tuple(int(u) for u in hidden),
-            "learning_rate": number("learning_rate", 0.0, math.inf, low_ok=False),
-            "momentum": number("momentum", 0.0, 1.0, low_ok=True),
-            "epochs": positive_int("epochs"),
-            "batch_size": positive_int("batch_size"),
-            "eps": number("eps", 0.0, math.inf, low_ok=False),
-            "bn_decay": number("bn_decay", 0.0, 1.0, low_ok=True),
-            "seed": None if self.seed is None else int(self.seed),
-            "dtype": np.dtype(dtype),
-            "use_batchnorm": bool(self.use_batchnorm),
-        }
-
-    @staticmethod
-    def _check_X(X: Any, dtype: np.dtype, name: str = "X") -> np.ndarray:
-        try:
-            X = np.asarray(X)
-        except Exception as e:  # ragged lists and the like
-            raise ValueError(f"{name} could not be read as an array: {e}") from e
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D (samples, features), got an array of shape {X.shape}"
-            )
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} is empty: it has 0 samples")
-        if X.shape[1] == 0:
-            raise ValueError(f"{name} has 0 features")
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
-        X = np.ascontiguousarray(X, dtype=dtype)
-        if not np.isfinite(X).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        return X
-
-    @staticmethod
-    def _check_y(y: Any, n: int, name: str = "y", X_name: str = "X") -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"{name} must be 1-D (one label per sample), got shape {y.shape}")
-        if y.shape[0] != n:
-            raise ValueError(
-                f"{X_name} and {name} have different lengths: {n} samples vs {y.shape[0]} labels"
-            )
-        if y.dtype.kind == "O":
-            y = y.astype(str)  # labels are saved as a unicode array, never objects
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        return y
 
     # ------------------------------------------------------------- structure
 
@@ -470,10 +358,10 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
             DivergedError: a loss became NaN or inf or far worse than guessing, or
                 the parameters became non-finite; the model is left unfitted.
         """
-        p = self._p = self._checked_params()
+        p = self._p = check_params(self)
         dtype = p["dtype"]
-        X = self._check_X(X, dtype)
-        y = self._check_y(y, X.shape[0])
+        X = check_X(X, dtype)
+        y = check_y(y, X.shape[0])
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(
@@ -483,25 +371,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be given together")
         validate = X_val is not None
         if validate:
-            X_val = self._check_X(X_val, dtype, "X_val")
-            if X_val.shape[1] != X.shape[1]:
-                raise ValueError(
-                    f"X_val has {X_val.shape[1]} features, but X has {X.shape[1]}"
-                )
-            y_val = self._check_y(y_val, X_val.shape[0], "y_val", "X_val")
-            if y_val.dtype.kind != classes.dtype.kind and not (
-                y_val.dtype.kind in "iu" and classes.dtype.kind in "iu"
-            ):
-                raise ValueError(
-                    f"y_val's labels ({y_val.dtype}) are not of the kind of y's ({classes.dtype})"
-                )
-            val_index = np.searchsorted(classes, y_val)
-            val_index = np.minimum(val_index, classes.shape[0] - 1)
-            unseen = classes[val_index] != y_val
-            if unseen.any():
-                raise ValueError(
-                    f"y_val has labels that are not in y: {np.unique(y_val[unseen])[:5].tolist()}"
-                )
+            X_val, val_index = check_validation(X_val, y_val, X.shape[1], classes, dtype)
 
         self._reset_fitted()
         self.classes_ = classes
@@ -601,7 +471,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
 
     def _check_fitted_X(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        X = self._check_X(X, self._p["dtype"])
+        X = check_X(X, self._p["dtype"])
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}"
@@ -628,7 +498,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of `predict(X)` against `y` (weighted by `sample_weight` if given)."""
         X = self._check_fitted_X(X)
-        y = self._check_y(y, X.shape[0])
+        y = check_y(y, X.shape[0])
         hits = self.classes_[self._predict_logits(X).argmax(axis=1)] == y
         return float(np.average(hits, weights=sample_weight))
 
@@ -663,7 +533,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         f = io.read(path)
         try:
             clf = cls(**dict(f.params, hidden=tuple(f.params["hidden"])))
-            clf._p = clf._checked_params()
+            clf._p = check_params(clf)
         except (TypeError, ValueError) as e:
             raise ModelFormatError(
                 f"{os.fspath(path)} is a damaged tuner model file: {e}"
