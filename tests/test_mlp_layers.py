@@ -119,7 +119,8 @@ def test_batchnorm_layer_gradients():
     m, n = 7, 4  # batch, units
     z = rng.standard_normal((m, n)) * [1.0, 3.0, 0.2, 10.0] + [0.0, -2.0, 5.0, 1.0]
     gamma, beta = rng.standard_normal(n), rng.standard_normal(n)
-    check(lambda z, g, b: batchnorm_forward(z, g, b, 1e-5), batchnorm_backward, (z, gamma, beta), rng)
+    forward = lambda z, g, b: batchnorm_forward(z, g, b, 1e-5)  # noqa: E731
+    check(forward, batchnorm_backward, (z, gamma, beta), rng)
 
 
 def one_hot(y, k):

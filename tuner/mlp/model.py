@@ -193,8 +193,9 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
                 param["W"], grad["W"], param["gamma"], grad["gamma"], param["beta"],
                 grad["beta"], param["b"], grad["b"], running, stats,
             ))  # fmt: skip
-        self._W_out, self._b_out = self._view(self._theta, "W_out"), self._view(self._theta, "b_out")
-        self._dW_out, self._db_out = self._view(self._grad, "W_out"), self._view(self._grad, "b_out")
+        theta, grad = self._theta, self._grad
+        self._W_out, self._dW_out = self._view(theta, "W_out"), self._view(grad, "W_out")
+        self._b_out, self._db_out = self._view(theta, "b_out"), self._view(grad, "b_out")
         self._publish()
 
     def _view(self, flat: np.ndarray, name: str) -> np.ndarray | None:
@@ -291,7 +292,8 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
             da_prev = buffers[i - 1].da if i else None
             dz = relu_backward(da, relu, out=da)
             if bn is not None:
-                batchnorm_backward(dz, bn, out=(dz, layer.dgamma, layer.dbeta), work=buffers[i].work)
+                dgrads = (dz, layer.dgamma, layer.dbeta)  # dz overwrites dz, in place
+                batchnorm_backward(dz, bn, out=dgrads, work=buffers[i].work)
                 linear_backward(dz, linear, out=(da_prev, layer.dW), input_grad=i > 0)
             else:
                 affine_backward(dz, linear, out=(da_prev, layer.dW, layer.db), input_grad=i > 0)
