@@ -292,7 +292,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
             da_prev = buffers[i - 1].da if i else None
             dz = relu_backward(da, relu, out=da)
             if bn is not None:
-                dgrads = (dz, layer.dgamma, layer.dbeta)  # dz overwrites dz, in place
+                dgrads = (dz, layer.dgamma, layer.dbeta)  # dL/dz replaces dL/d(BN out)
                 batchnorm_backward(dz, bn, out=dgrads, work=buffers[i].work)
                 linear_backward(dz, linear, out=(da_prev, layer.dW), input_grad=i > 0)
             else:
