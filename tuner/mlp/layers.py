@@ -13,7 +13,7 @@ left out, they allocate, and the functions read like the math. Two layout tricks
   faster than `x.sum(axis=0)` and scaled for free;
 - the softmax reduces over classes fastest when the logits lie in memory as (k, m),
   one row per class: the model keeps them transposed and passes the (m, k) view,
-  and `_class_major` finds the fast layout back.
+  and the softmax works on that layout.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _column_weights(m: int, dtype: np.dtype, mean: bool = False) -> np.ndarray:
 
     One BLAS gemv is faster than `x.sum(axis=0)` and takes no extra pass to scale.
     """
-    key = (m, np.dtype(dtype), mean)
+    key = (m, dtype, mean)
     w = _VECTORS.get(key)
     if w is None:
         w = _VECTORS[key] = np.full(m, 1.0 / m if mean else 1.0, dtype=dtype)
@@ -140,9 +140,11 @@ def affine_backward(
         dW: d loss / d W, shape (d, n).
         db: d loss / d b, shape (n,).
     """
-    dx_out, dW_out, db_out = (None, None, None) if out is None else out
-    dx, dW = linear_backward(dout, cache, out=(dx_out, dW_out), input_grad=input_grad)
-    db = np.matmul(_column_weights(dout.shape[0], dout.dtype), dout, out=db_out)  # sum_i dout
+    x, W = cache
+    dx, dW, db = (None, None, None) if out is None else out
+    dx = np.matmul(dout, W.T, out=dx) if input_grad else None
+    dW = np.matmul(x.T, dout, out=dW)
+    db = np.matmul(_column_weights(dout.shape[0], dout.dtype), dout, out=db)  # sum_i dout
     return dx, dW, db
 
 
@@ -171,7 +173,7 @@ def relu_forward(
             and none elsewhere: ReLU's derivative, applied by a bitwise and.
     """
     out = np.maximum(x, 0.0 if zeros is None else zeros, out=out)
-    bits = _BITS[out.dtype]
+    bits = _BITS[out.dtype] if mask is None else mask.dtype
     # out >= 0, so its bits read as an integer are > 0 exactly where out > 0, and
     # there -bits >> (width - 1) is all ones; elsewhere it is 0. Made while out is in cache.
     mask = np.negative(out.view(bits), out=mask)
@@ -193,8 +195,12 @@ def relu_backward(
         dx: d loss / d x, shape (m, n).
     """
     mask = cache
+    d_bits = dout.view(mask.dtype)
+    if out is dout:
+        np.bitwise_and(d_bits, mask, out=d_bits)
+        return dout
     dx = np.empty_like(dout) if out is None else out
-    np.bitwise_and(dout.view(mask.dtype), mask, out=dx.view(mask.dtype))
+    np.bitwise_and(d_bits, mask, out=dx.view(mask.dtype))
     return dx
 
 
@@ -313,29 +319,21 @@ def batchnorm_inference(
 # -------------------------------------------------- softmax cross-entropy
 
 
-def _class_major(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """x (m, k) as the view laid out one row per class when it is, and its class axis.
-
-    numpy reduces over the rows of a C-ordered array several times faster than over
-    its columns; the model keeps its logits as (k, m) and passes the (m, k) view.
-    """
-    if x.flags.f_contiguous and not x.flags.c_contiguous:
-        return x.T, 0
-    return x, 1
-
-
 def _exp_shifted(
     logits: np.ndarray, overwrite: bool, targets: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int, float]:
     """The one log-sum-exp: exp(logits - max over classes) and its sums over classes.
 
     Returns:
-        e: exp(logits - max), in `_class_major` layout (in logits' memory if overwrite).
+        e: exp(logits - max), (k, m) if logits lie so in memory, else (m, k); in
+            logits' memory if overwrite.
         s: sums of e over classes, keepdims: log(s) + max is the log-sum-exp.
         axis: the class axis of e.
         picked: sum(targets * (logits - max)), 0.0 without targets.
     """
-    v, axis = _class_major(logits)
+    # numpy reduces over the rows of a C-ordered array several times faster than over
+    # its columns: logits laid out (k, m) in memory (the model's) are worked on as (k, m)
+    v, axis = (logits.T, 0) if logits.flags.f_contiguous else (logits, 1)
     e = np.subtract(v, np.maximum.reduce(v, axis=axis, keepdims=True), out=v if overwrite else None)
     picked = 0.0
     if targets is not None:  # before exp: the shifted logits of the true classes
@@ -360,7 +358,7 @@ def softmax_cross_entropy_forward(
         loss: -mean_i log softmax(logits_i)[y_i], a Python float (NaN or inf when
             the logits are).
         cache: (e, s, Y, q, axis): exp(logits - max) and its sums over classes,
-            in the layout `_class_major` picks, and the class axis.
+            in the layout `_exp_shifted` picks, and the class axis.
     """
     m = logits.shape[0]
     e, s, axis, picked = _exp_shifted(logits, overwrite_logits, Y)
@@ -387,7 +385,7 @@ def softmax_cross_entropy_backward(
     m = e.shape[1 - axis]
     Yv = Y.T if axis == 0 else Y
     d = None if out is None else (out.T if axis == 0 else out)
-    d = np.multiply(e, np.divide(q, s), out=d)  # q * softmax
+    d = np.multiply(e, np.divide(q, s, out=s), out=d)  # q * softmax (s is spent)
     d -= Yv  # q * (softmax - onehot)
     factor = dloss / (m * q)  # 1 for the model's full batches
     if factor != 1.0:
