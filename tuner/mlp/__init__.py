@@ -3,6 +3,7 @@
 - `layers`: forward/backward pairs (affine, ReLU, batch norm, softmax cross-entropy),
   each usable and gradient-checked on its own;
 - `model`: `MLPClassifierBN`, a scikit-learn estimator composing them, fast;
+- `checks`: what the estimator refuses (hyperparameters, data) and its errors;
 - `io`: the model file (npz, no pickle), read without trusting it.
 """
 
