@@ -1,0 +1,167 @@
+"""Each layer of tuner.mlp.layers on its own: gradients against centred differences.
+
+Every check is in float64: the loss is `sum(out * weights)` for random weights (so
+the upstream gradient is `weights`), every input entry is moved by +-h, and the
+relative error between the analytic and the numeric gradient must stay below 1e-6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tuner.mlp import (
+    affine_backward,
+    affine_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    linear_backward,
+    linear_forward,
+    relu_backward,
+    relu_forward,
+    softmax,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
+
+H = 1e-6
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def numeric_gradient(loss, array):
+    """Centred differences of the scalar `loss()` with respect to each entry of array."""
+    grad = np.zeros_like(array)
+    for i in np.ndindex(array.shape):
+        saved = array[i]
+        array[i] = saved + H
+        plus = loss()
+        array[i] = saved - H
+        minus = loss()
+        array[i] = saved
+        grad[i] = (plus - minus) / (2 * H)
+    return grad
+
+
+def check(forward, backward, inputs, rng):
+    """Compare backward's gradients with centred differences of sum(forward * weights)."""
+    out, cache = forward(*inputs)
+    weights = rng.standard_normal(out.shape)
+    grads = backward(weights.copy(), cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert len(grads) == len(inputs)  # one gradient per input
+    for analytic, array in zip(grads, inputs):
+        numeric = numeric_gradient(lambda: float(np.sum(forward(*inputs)[0] * weights)), array)
+        assert analytic.shape == array.shape
+        assert relative_error(analytic, numeric) < 1e-6
+
+
+def test_linear_layer_gradients():
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((6, 4)), rng.standard_normal((4, 3))
+    check(linear_forward, linear_backward, (x, W), rng)
+    out, _ = linear_forward(x, W)
+    np.testing.assert_allclose(out, x @ W)
+
+
+def test_affine_layer_gradients():
+    rng = np.random.default_rng(1)
+    x, W, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    check(affine_forward, affine_backward, (x, W, b), rng)
+    out, _ = affine_forward(x, W, b)
+    np.testing.assert_allclose(out, x @ W + b)
+
+
+def test_affine_backward_can_skip_the_input_gradient():
+    rng = np.random.default_rng(2)
+    x, W, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    _, cache = affine_forward(x, W, b)
+    dout = rng.standard_normal((5, 3))
+    dx, dW, db = affine_backward(dout, cache, input_grad=False)
+    full = affine_backward(dout, cache)
+    assert dx is None
+    np.testing.assert_allclose(dW, full[1])
+    np.testing.assert_allclose(db, full[2])
+
+
+def test_relu_layer_gradient():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 5))
+    x[np.abs(x) < 10 * H] = 0.5  # no entry within h of the kink
+    check(lambda x: relu_forward(x), relu_backward, (x,), rng)
+    out, mask = relu_forward(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    dx = relu_backward(np.ones_like(x), mask)
+    np.testing.assert_array_equal(dx, (x > 0).astype(float))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_in_place_with_preallocated_arrays(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 3)).astype(dtype)
+    expected = np.maximum(x, 0)
+    width = np.int32 if dtype == np.float32 else np.int64
+    mask = np.empty(x.shape, width)
+    out, cache = relu_forward(x, out=x, zeros=np.zeros_like(x), mask=mask)
+    assert out is x and cache is mask
+    np.testing.assert_array_equal(out, expected)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    expected_dx = np.where(expected > 0, dout, 0)
+    dx = relu_backward(dout, cache, out=dout)
+    assert dx is dout and dx.dtype == dtype
+    np.testing.assert_array_equal(dx, expected_dx)
+
+
+def test_batchnorm_layer_gradients():
+    rng = np.random.default_rng(5)
+    m, n = 7, 4  # batch, units
+    z = rng.standard_normal((m, n)) * [1.0, 3.0, 0.2, 10.0] + [0.0, -2.0, 5.0, 1.0]
+    gamma, beta = rng.standard_normal(n), rng.standard_normal(n)
+    forward = lambda z, g, b: batchnorm_forward(z, g, b, 1e-5)  # noqa: E731
+    check(forward, batchnorm_backward, (z, gamma, beta), rng)
+
+
+def one_hot(y, k):
+    Y = np.zeros((y.shape[0], k))
+    Y[np.arange(y.shape[0]), y] = 1.0
+    return Y
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_softmax_cross_entropy_gradient_and_value(transposed):
+    rng = np.random.default_rng(6)
+    m, k = 9, 4
+    logits = rng.standard_normal((m, k)) * 3
+    if transposed:  # the layout the model uses: (k, m) in memory
+        logits = np.ascontiguousarray(logits.T).T
+    y = rng.integers(0, k, m)
+    Y = one_hot(y, k)
+
+    def loss():
+        return softmax_cross_entropy_forward(logits, Y)[0]
+
+    value, cache = softmax_cross_entropy_forward(logits, Y)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert value == pytest.approx(-log_p[np.arange(m), y].mean(), rel=1e-12)
+    dlogits = softmax_cross_entropy_backward(1.0, cache)
+    assert dlogits.shape == (m, k)
+    assert relative_error(dlogits, numeric_gradient(loss, logits)) < 1e-6
+    # the upstream gradient scales it, and pre-scaled targets give the same loss
+    q = 0.01
+    scaled_value, scaled_cache = softmax_cross_entropy_forward(logits, Y * q, q=q)
+    assert scaled_value == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(
+        softmax_cross_entropy_backward(0.3, scaled_cache), 0.3 * dlogits, rtol=1e-10, atol=1e-15
+    )
+
+
+def test_softmax_is_stable_for_huge_logits_and_sums_to_one():
+    logits = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
+    p = softmax(logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(p[1], 1 / 3)
+    loss, _ = softmax_cross_entropy_forward(logits, one_hot(np.array([0, 1]), 3))
+    assert loss == pytest.approx(np.log(3) / 2)

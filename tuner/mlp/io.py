@@ -1,0 +1,292 @@
+"""The model file: an npz archive without pickles, written and read here.
+
+A file holds `theta`, every parameter in one flat vector (see `parameter_shapes`),
+`running`, the BN running statistics (mean0, var0, mean1, ...), `classes`, the labels
+(a unicode array for strings), extra arrays under `extra/NAME` (`tuner train` stores
+its scaler as `scaler_mean` and `scaler_scale`), and `__tuner_meta__`, a 0-d unicode
+array of JSON: format name and version, hyperparameters, labels and their kind, the
+training history.
+
+A model file may come from anywhere, so `read` trusts nothing in it: every array's
+size is read from its header and checked against the bytes the archive really holds
+and against the metadata before any array is loaded or any model allocated, and a
+file that is not what `write` writes is refused with one `ModelFormatError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tuner.errors import TunerError
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "ModelFile",
+    "ModelFormatError",
+    "parameter_shapes",
+    "read",
+    "write",
+]
+
+FORMAT_NAME = "tuner.mlp"
+FORMAT_VERSION = 1
+META_KEY = "__tuner_meta__"
+EXTRA_PREFIX = "extra/"
+_FLOATS = ("float32", "float64")
+
+
+class ModelFormatError(TunerError, ValueError):
+    """A file is not a model saved by `MLPClassifierBN.save`, or is too new to read."""
+
+
+def parameter_shapes(
+    n_features: int, hidden: Sequence[int], n_classes: int, batchnorm: bool
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Names and shapes of the parameters, in their order in `theta` (memory and file).
+
+    W0, gamma0, beta0 (or b0 without batch norm), W1, ..., then W_out and b_out.
+    """
+    sizes = (n_features, *hidden)
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:])):
+        shapes.append((f"W{i}", (fan_in, units)))
+        shapes += [(f"gamma{i}", (units,)), (f"beta{i}", (units,))] if batchnorm else [
+            (f"b{i}", (units,))
+        ]
+    return shapes + [("W_out", (sizes[-1], n_classes)), ("b_out", (n_classes,))]
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What `read` found in a model file, checked for consistency."""
+
+    params: dict[str, Any]
+    n_features_in: int
+    classes: np.ndarray
+    theta: np.ndarray
+    running: np.ndarray
+    n_epochs: int
+    history: list[dict[str, Any]]
+    extra: dict[str, np.ndarray]
+
+
+def write(
+    path: str | os.PathLike,
+    *,
+    theta: np.ndarray,
+    running: np.ndarray,
+    classes: np.ndarray,
+    params: Mapping[str, Any],
+    n_features_in: int,
+    n_epochs: int,
+    history: list[dict[str, Any]],
+    extra: Mapping[str, Any],
+) -> None:
+    """Write a model to `path` exactly (no ".npz" appended); `params` JSON-ready."""
+    if classes.dtype.kind not in "biufU":
+        raise ValueError(f"cannot save class labels of dtype {classes.dtype}")
+    arrays = {"theta": theta, "running": running, "classes": classes}
+    for name, value in extra.items():
+        value = np.asarray(value)
+        if value.dtype.kind == "O":
+            raise ValueError(
+                f"extra array {name!r} has object dtype: it cannot be saved without pickle"
+            )
+        arrays[EXTRA_PREFIX + name] = value
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "params": dict(params),
+        "n_features_in": int(n_features_in),
+        "classes": classes.tolist(),
+        "classes_kind": classes.dtype.kind,
+        "n_epochs": int(n_epochs),
+        "history": history,
+    }
+    arrays[META_KEY] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _headers(zf: zipfile.ZipFile, where: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array, from the npy headers alone (no data is read).
+
+    An array's size must be what its member really holds, stored uncompressed as
+    `np.savez` writes it: a crafted header cannot make `np.load` allocate more than
+    the file's own bytes.
+    """
+    found = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        name = info.filename[: -len(".npy")]
+        with zf.open(info) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = {
+                    (1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0,
+                }[version]
+                shape, _, dtype = read_header(f)
+            except (KeyError, ValueError, EOFError) as e:
+                raise ModelFormatError(f"{where} is not a tuner model file: {name}: {e!r}") from e
+            start = f.tell()
+        if dtype.hasobject:
+            raise ModelFormatError(
+                f"{where} is not a tuner model file: {name} is an object array, "
+                "which cannot be loaded without pickle"
+            )
+        if info.compress_type != zipfile.ZIP_STORED or (
+            start + math.prod(shape) * dtype.itemsize != info.file_size
+        ):
+            raise ModelFormatError(
+                f"{where} is a damaged tuner model file: {name}'s header claims "
+                f"shape {shape}, not what the archive holds"
+            )
+        found[name] = (shape, dtype)
+    return found
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_meta(meta: Any, where: str) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFormatError(f"{where} is not a {FORMAT_NAME} model file")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{where} has format_version {version}, newer than this tuner reads "
+            f"({FORMAT_VERSION}): upgrade tuner to load it"
+        )
+
+
+def _expected_shapes(meta: dict, arrays: dict, where: str) -> dict[str, tuple[int, ...]]:
+    """The shapes of theta, running and classes that the metadata implies."""
+
+    def damaged(why: str) -> ModelFormatError:
+        return ModelFormatError(f"{where} is a damaged tuner model file: {why}")
+
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        raise damaged("no hyperparameters")
+    hidden = params.get("hidden")
+    if not isinstance(hidden, list) or not all(_positive_int(u) for u in hidden):
+        raise damaged(f"hidden must be a list of positive integers, got {hidden!r}")
+    if params.get("dtype") not in _FLOATS or not isinstance(params.get("use_batchnorm"), bool):
+        raise damaged("dtype or use_batchnorm is not what tuner writes")
+    n_features = meta.get("n_features_in")
+    if not _positive_int(n_features):
+        raise damaged(f"n_features_in must be a positive integer, got {n_features!r}")
+    for name in ("theta", "running", "classes"):
+        if name not in arrays:
+            raise damaged(f"no {name} array")
+    classes_shape = arrays["classes"][0]
+    if len(classes_shape) != 1 or classes_shape[0] < 2:
+        raise damaged(f"classes must be a 1-D array of 2 or more labels, got shape {classes_shape}")
+    batchnorm = params["use_batchnorm"]
+    shapes = parameter_shapes(n_features, hidden, classes_shape[0], batchnorm)
+    return {
+        "theta": (sum(math.prod(shape) for _, shape in shapes),),
+        "running": (2 * sum(hidden) if batchnorm else 0,),
+        "classes": classes_shape,
+    }
+
+
+def read(path: str | os.PathLike) -> ModelFile:
+    """Read and check a model file written by `write`.
+
+    Raises:
+        ModelFormatError: the file is not a tuner model, was written by a newer tuner,
+            or holds anything `write` would not have written (wrong or absurd sizes,
+            non-finite weights, a scaler that would divide by zero).
+    """
+    where = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta, arrays = _read(zf, where)
+    except ModelFormatError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as e:  # a truncated archive...
+        raise ModelFormatError(f"{where} is not a tuner model file: {e}") from e
+    return _checked(meta, arrays, where)
+
+
+def _read(zf: zipfile.ZipFile, where: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata and the arrays, each array's size checked before it is read."""
+    headers = _headers(zf, where)
+    if META_KEY not in headers:
+        raise ModelFormatError(f"{where} is not a tuner model file (no {FORMAT_NAME} metadata)")
+    try:
+        with zf.open(META_KEY + ".npy") as f:
+            meta = json.loads(str(np.lib.format.read_array(f, allow_pickle=False)[()]))
+    except (ValueError, TypeError) as e:
+        raise ModelFormatError(f"{where} is not a tuner model file: bad metadata ({e})") from e
+    _check_meta(meta, where)
+    for name, expected in _expected_shapes(meta, headers, where).items():
+        if headers[name][0] != expected:
+            raise ModelFormatError(
+                f"{where} is a damaged tuner model file: {name} has shape "
+                f"{headers[name][0]}, but the metadata describes {expected}"
+            )
+    arrays = {}
+    for name in headers:
+        with zf.open(name + ".npy") as f:
+            arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+    return meta, arrays
+
+
+def _checked(meta: dict, arrays: dict[str, np.ndarray], where: str) -> ModelFile:
+    """The model file, once its values are checked: finite, and usable as they are."""
+
+    def damaged(why: str) -> ModelFormatError:
+        return ModelFormatError(f"{where} is a damaged tuner model file: {why}")
+
+    params = meta["params"]
+    theta, running, classes = arrays["theta"], arrays["running"], arrays["classes"]
+    if theta.dtype.kind != "f" or running.dtype.kind != "f":
+        raise damaged("theta and running must be float arrays")
+    if not (np.isfinite(theta).all() and np.isfinite(running).all()):
+        raise damaged("the weights or running statistics hold NaN or infinity")
+    if params["use_batchnorm"]:  # running is [mean0, var0, mean1, var1, ...]
+        start = 0
+        for units in params["hidden"]:
+            if (running[start + units : start + 2 * units] < 0).any():
+                raise damaged("a running variance is negative")
+            start += 2 * units
+    if classes.dtype.kind not in "biufU":
+        raise damaged(f"class labels of dtype {classes.dtype}")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise damaged("a class label is NaN or infinity")
+    extra = {
+        name[len(EXTRA_PREFIX) :]: value
+        for name, value in arrays.items()
+        if name.startswith(EXTRA_PREFIX)
+    }
+    for name in ("scaler_mean", "scaler_scale"):  # the scaler `tuner train` stores
+        value = extra.get(name)
+        if value is None or value.dtype.kind not in "iuf":
+            continue  # absent or not numbers: tuner.train.load_model says so
+        if not np.isfinite(value).all():
+            raise damaged(f"{name} holds NaN or infinity")
+        if name == "scaler_scale" and not (value > 0).all():
+            raise damaged("scaler_scale has a zero or negative entry")
+    n_epochs, history = meta.get("n_epochs"), meta.get("history")
+    if not _positive_int(n_epochs) or not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("train_loss"), (int, float)) for h in history
+    ):
+        raise damaged("n_epochs or history is not what tuner writes")
+    return ModelFile(
+        params=params, n_features_in=meta["n_features_in"], classes=classes, theta=theta,
+        running=running, n_epochs=n_epochs, history=history, extra=extra,
+    )  # fmt: skip
