@@ -17,6 +17,8 @@ import pytest
 from conftest import run_tuner
 from tuner.mlp import MLPClassifierBN, ModelFormatError
 
+pytestmark = pytest.mark.unit
+
 
 def small_problem(seed=0, n=60, d=5, k=3):
     rng = np.random.default_rng(seed)

@@ -24,6 +24,8 @@ from tuner.mlp import (
     softmax_cross_entropy_forward,
 )
 
+pytestmark = pytest.mark.unit
+
 H = 1e-6
 
 

@@ -12,6 +12,8 @@ from sklearn.preprocessing import StandardScaler
 
 from tuner.mlp import MLPClassifierBN
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def iris():
