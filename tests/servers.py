@@ -27,7 +27,7 @@ import pytest
 
 from conftest import missing
 
-__all__ = ["MariaDBServer", "PostgresServer", "private_mariadb", "private_pg"]
+__all__ = ["MariaDBServer", "PostgresServer", "fresh_database", "private_mariadb", "private_pg"]
 
 
 def free_port() -> int:
@@ -50,11 +50,11 @@ def _wait_port(port: int, up: bool, timeout: float = 60) -> None:
     raise RuntimeError(f"port {port} still {'closed' if up else 'open'} after {timeout} s")
 
 
-def _service_user() -> str | None:
+def _service_user(*names: str) -> str | None:
     """The account a server drops to when we are root; None when we are not root."""
     if os.geteuid() != 0:
         return None
-    for name in ("postgres", "mysql", "nobody"):
+    for name in names:
         try:
             pwd.getpwnam(name)
             return name
@@ -70,7 +70,7 @@ class PostgresServer:
         self.bindir, self.root = bindir, root
         self.data = root / "data"
         self.port = free_port()
-        self.user = _service_user() if os.geteuid() == 0 else None
+        self.user = _service_user("postgres", "nobody")
         if os.geteuid() == 0 and self.user is None:
             raise RuntimeError("running as root with no unprivileged account for postgres")
 
@@ -128,7 +128,7 @@ class MariaDBServer:
         self.data = root / "data"
         self.socket = root / "mysqld.sock"
         self.port = free_port()
-        self.user = _service_user()
+        self.user = _service_user("mysql", "nobody")
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -225,3 +225,20 @@ def private_mariadb() -> Iterator[MariaDBServer]:
             yield server
         finally:
             server.close()
+
+
+def fresh_database(server: PostgresServer | MariaDBServer) -> str:
+    """A new empty database on ``server`` (one per test); its URL."""
+    import uuid
+
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    name = f"tuner_test_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    finally:
+        engine.dispose()
+    return make_url(server.url).set(database=name).render_as_string(hide_password=False)

@@ -209,18 +209,19 @@ class TunerStorage(RDBStorage):
         """Record a failed call; returns seconds since the outage began."""
         now = time.monotonic()
         self._reachable_since = None
-        if self._outage_since is None:
-            self._outage_since = now
+        since = self._outage_since  # read once: the heartbeat thread writes it too
+        if since is None:
+            since = self._outage_since = now
             log.warning("lost the storage %s (%s); retrying for up to %d s",
                         mask_url(self.url), _one_line(e, self.url), outage_timeout())
-        return now - self._outage_since
+        return now - since
 
     def _note_reachable(self) -> None:
         now = time.monotonic()
-        if self._outage_since is not None:
-            log.warning("storage %s is back after %.0f s", mask_url(self.url),
-                        now - self._outage_since)
+        since = self._outage_since
+        if since is not None:
             self._outage_since = None
+            log.warning("storage %s is back after %.0f s", mask_url(self.url), now - since)
         if self._reachable_since is None:
             self._reachable_since = now
 
