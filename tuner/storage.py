@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -482,6 +483,13 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
         raise StorageError(f"malformed storage URL {mask_url(url)!r}: expected e.g. "
                            "sqlite:///tuner.db, postgresql+psycopg2://user:pw@host/db or "
                            "mysql+pymysql://user:pw@host/db") from None
+    secret = url_password(url)
+    if secret and "@" in secret and "?" not in secret:
+        # The URL parser ends the password at its first '@': the rest would be taken for
+        # the host, sent to DNS and printed in the driver's errors. (An '@' in the query
+        # string, after a '?', is not a password's and is left to the parser.)
+        raise StorageError(f"storage URL {mask_url(url)!r}: the password holds an un-encoded "
+                           "'@'; URL-encode it (@ as %40, / as %2F)")
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
         raise StorageError(f"unsupported storage URL {mask_url(url)!r}: use sqlite:///, "
@@ -564,7 +572,12 @@ def _one_line(e: BaseException, url: str) -> str:
         secrets.append(make_url(url).password)  # what the driver was given
     except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
         pass
-    for secret in sorted({str(p) for p in secrets if p}, key=len, reverse=True):
+    # A password the parser split also leaks in pieces (a "host" of its tail): scrub each
+    # piece long enough not to mangle ordinary words.
+    pieces = {str(p) for p in secrets if p}
+    for secret in list(pieces):
+        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
+    for secret in sorted(pieces, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text[:300]
 
