@@ -49,7 +49,7 @@ from tuner.errors import TunerError
 __all__ = [
     "DEFAULT_STORAGE", "N_TRIALS_ATTR", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
     "StorageLost", "TunerStorage",
-    "mask_url", "open_storage", "resolve_storage_url", "retry_trial", "transient_cause",
+    "mask_url", "open_storage", "requeue", "resolve_storage_url", "retry_trial", "transient_cause",
     "url_password",
 ]
 
@@ -62,10 +62,40 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.InterfaceError,
     optuna.exceptions.StorageInternalError,
 )
-MAX_RETRY = 3  # a trial that kills its worker 3 times is not re-run a 4th time
+# The retry policy (issue 13, item 11):
+# - a trial whose worker died (heartbeat stale) or that its worker handed back (a stop
+#   signal, a lost storage) is queued again with the same parameters, without limit: a
+#   crash says nothing about the parameters, and the README promises every such trial's
+#   parameters are run;
+# - a trial that fails by itself (its objective raised) is queued again at most
+#   MAX_RETRY times (`requeue(..., own_failure=True)`); after that it stays FAIL, and
+#   since FAIL does not count against n_trials a fresh trial takes its place.
+MAX_RETRY = 3
+OWN_FAILURES_ATTR = "tuner:own_failures"
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    retry_trial = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    retry_trial = RetryHeartbeatStaleTrialCallback(max_retry=None)
+
+
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, *, own_failure: bool) -> bool:
+    """Queue ``trial``'s parameters again for any worker; returns whether it was queued.
+
+    ``own_failure``: the objective itself raised (not a crash, not a hand-back). Those are
+    counted across the retries in the ``tuner:own_failures`` system attribute, and the
+    parameters are dropped once they have failed MAX_RETRY + 1 times by themselves.
+    """
+    failures = int(trial.system_attrs.get(OWN_FAILURES_ATTR, 0)) + int(own_failure)
+    if failures > MAX_RETRY:
+        log.warning("trial %d failed by itself %d times; its parameters are not queued "
+                    "again (a fresh trial takes its place)", trial.number, failures)
+        return False
+    attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+    attrs["retry_history"] = [*attrs["retry_history"], trial.number]
+    attrs[OWN_FAILURES_ATTR] = failures
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs=trial.user_attrs, system_attrs=attrs))
+    return True
 
 
 class StorageError(TunerError):
