@@ -71,7 +71,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 #   MAX_RETRY times (`requeue(..., own_failure=True)`); after that it stays FAIL, and
 #   since FAIL does not count against n_trials a fresh trial takes its place.
 MAX_RETRY = 3
-OWN_FAILURES_ATTR = "tuner:own_failures"
+OWN_FAILURES_ATTR = "tuner:own_failures"  # system attribute, carried across the retries
+# User attribute a worker sets on a trial whose objective raised (why, in one line); not
+# carried over to the retry, which has not failed yet.
+FAILED_BY_ITSELF_ATTR = "tuner:failed_by_itself"
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     retry_trial = RetryHeartbeatStaleTrialCallback(max_retry=None)
@@ -94,7 +97,8 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, *, own_failure
     attrs[OWN_FAILURES_ATTR] = failures
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
-        user_attrs=trial.user_attrs, system_attrs=attrs))
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k != FAILED_BY_ITSELF_ATTR},
+        system_attrs=attrs))
     return True
 
 
