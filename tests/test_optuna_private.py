@@ -33,10 +33,12 @@ def test_the_tables_tuner_queries_have_the_columns_it_reads() -> None:
     models = rdb_models()
     columns = {name: set(getattr(models, name).__table__.columns.keys())
                for name in ("StudyUserAttributeModel", "TrialModel",
-                            "TrialSystemAttributeModel")}
+                            "TrialSystemAttributeModel", "StudyModel", "TrialHeartbeatModel")}
     assert {"study_id", "key", "value_json"} <= columns["StudyUserAttributeModel"]
     assert {"trial_id", "study_id", "state"} <= columns["TrialModel"]
     assert {"trial_id", "key", "value_json"} <= columns["TrialSystemAttributeModel"]
+    assert {"study_id"} <= columns["StudyModel"]
+    assert {"trial_id", "heartbeat"} <= columns["TrialHeartbeatModel"]
 
 
 def test_distribution_contains_as_optuna_checks_an_enqueued_value() -> None:

@@ -24,6 +24,8 @@ WARM_START = "tuner:warm_start"            # a parent's best parameters, re-scor
 DIVERGED = "tuner:diverged"                # PRUNED because the loss blew up
 DIVERGED_EPOCH = "tuner:diverged_epoch"
 TRAIN_SECONDS = "tuner:train_seconds"      # wall time of the trial's fit
+FAILED_BY_ITSELF = "tuner:failed_by_itself"  # the objective raised (not a crash); why
+OWN_FAILURES = "tuner:own_failures"        # system attr: own failures across the retries
 
 # The three hashes a version is compared on, by the name `decide` reports them under,
 # plus the chain's own attributes (the shape DESIGN.md's "Study versions" describes).

@@ -6,7 +6,8 @@ module, and ``tests/test_optuna_private.py`` fails with a message naming what is
 when the installed Optuna no longer has it.
 
 - The RDB tables (``optuna.storages._rdb.models``): the budget check counts trials and
-  reads a study attribute in one SQL query under a lock (`tuner.storage`); `tuner train`
+  reads a study attribute in one SQL query under a lock, and finds RUNNING trials that
+  never wrote a heartbeat by their start time (`tuner.storage`); `tuner train`
   writes an artifact's metadata on a finished trial (`tuner.train`).
 - ``BaseDistribution._contains``: Optuna's own check that a value fits a distribution,
   used to keep warm-start values that the new search space can take (`tuner.versions`).
@@ -26,6 +27,9 @@ REQUIRED = (
     ("optuna.storages._rdb.models", "StudyUserAttributeModel"),
     ("optuna.storages._rdb.models", "TrialModel"),
     ("optuna.storages._rdb.models", "TrialSystemAttributeModel"),
+    ("optuna.storages._rdb.models", "StudyModel"),
+    ("optuna.storages._rdb.models", "TrialHeartbeatModel"),
+    ("optuna.storages._rdb.models", "TrialModel._datetime_start_utc"),
     ("optuna.distributions", "BaseDistribution._contains"),
 )
 

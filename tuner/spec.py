@@ -10,7 +10,9 @@ import difflib
 import hashlib
 import json
 import math
+import os
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -142,6 +144,40 @@ class StudySpec:
         return next((p for p in self.search if p.name == name), None)
 
 
+# --- limits checked before anything is written ------------------------------------------
+
+# numpy's legacy seeding (and so scikit-learn's random_state and Optuna's samplers) takes
+# 0 .. 2**32 - 1; anything else crashes after the study exists.
+SEED_MAX = 2**32 - 1
+# Optuna stores a study name in a VARCHAR(512) on PostgreSQL and MySQL; tuner appends
+# "/vN" for later versions, so room is kept for "/v999999".
+NAME_MAX = 512 - len("/v999999")
+# Runs that are certainly a typo rather than a plan: a billion-epoch trial never ends.
+EPOCHS_MAX = 100_000
+# Code points a name must not hold: control characters (NUL included: PostgreSQL refuses
+# it) and the bidirectional overrides and isolates that make a name print as another.
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F,
+                          0x061C)}
+# (samples, features, classes, smallest class) of the bundled datasets, so splits and
+# memory are checked without loading scikit-learn.
+DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
+    "digits": (1797, 64, 10, 174), "breast_cancer": (569, 30, 2, 212),
+    "wine": (178, 13, 3, 48), "iris": (150, 4, 3, 50),
+}
+
+
+def _machine_memory() -> int:
+    """Physical memory in bytes (the limit a single trial can never exceed)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**28 else f"{n / 2**20:.0f} MiB"
+
+
 # --- parsing --------------------------------------------------------------------------
 
 _SECTIONS = ("study", "data", "model", "search", "sampler", "pruner")
@@ -239,6 +275,13 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     if not name.strip() or "/v" in name:
         raise r.fail("[study] name", f"{name!r} must be non-empty and must not contain '/v' "
                      "(tuner names later versions NAME/v2, NAME/v3, ...)")
+    if len(name) > NAME_MAX:
+        raise r.fail("[study] name", f"is {len(name)} characters; at most {NAME_MAX} (the "
+                     "databases store 512, and later versions add '/vN')")
+    bad = next((c for c in name if unicodedata.category(c) == "Cc" or c in _BIDI), None)
+    if bad is not None:
+        raise r.fail("[study] name", f"must not contain control or bidirectional-override "
+                     f"characters (found U+{ord(bad):04X})")
     metric = r.get("study", study, "metric", str, "val_accuracy")
     if metric not in METRICS:
         raise r.unknown("[study] metric", metric, list(METRICS))
@@ -263,10 +306,85 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
                            "tpe", with_seed=True)
     pruner = _parse_named(r, "pruner", raw.get("pruner", {}), PRUNERS, PRUNER_OPTIONS,
                           "median", with_seed=False)
+    if not search:
+        raise r.fail("[search]", "nothing to search: every trial would train the same model; "
+                     "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-4, "
+                     "high = 1.0 }")
+    _check_memory(r, data, model, search)
     return StudySpec(path=path, name=name, direction=direction, metric=metric,
                      n_trials=n_trials, timeout_s=float(timeout_s) if timeout_s else None,
                      storage=storage, data=data, model=model, search=search,
                      sampler=sampler, pruner=pruner)
+
+
+def _check_seed(r: _Reader, where: str, value: int) -> int:
+    if not 0 <= value <= SEED_MAX:
+        raise r.fail(where, f"must be between 0 and {SEED_MAX} (2**32 - 1), got {value}")
+    return value
+
+
+def _dataset_shape(data: DataSpec) -> tuple[int, int, int, int]:
+    if data.dataset in DATASET_SHAPES:
+        return DATASET_SHAPES[data.dataset]
+    p = {**SYNTHETIC_DEFAULTS, **dict(data.params)}
+    # make_classification balances the classes, then flips 1% of the labels at random.
+    smallest = int(0.9 * p["n_samples"] // p["n_classes"])
+    return p["n_samples"], p["n_features"], p["n_classes"], smallest
+
+
+def _check_splits(r: _Reader, data: DataSpec) -> None:
+    """What scikit-learn's stratified splits need, checked here so the error names the
+    key: every split holds at least one sample per class, and every class keeps two
+    samples in what is split again."""
+    n, _, classes, smallest = _dataset_shape(data)
+    n_test = math.ceil(data.test_fraction * n)
+    rest = n - n_test
+    n_val = math.ceil(data.validation_fraction * rest)
+    train = rest - n_val
+    for key, count in (("test_fraction", n_test), ("test_fraction", rest),
+                       ("validation_fraction", n_val), ("validation_fraction", train)):
+        if count < classes:
+            raise r.fail(f"[data] {key}", f"test_fraction={data.test_fraction} and "
+                         f"validation_fraction={data.validation_fraction} split {data.dataset}'s "
+                         f"{n} samples into {train} train, {n_val} validation and {n_test} "
+                         f"test: each needs at least {classes} (one per class)")
+    if math.floor(smallest * (1 - data.test_fraction)) < 2:
+        raise r.fail("[data] test_fraction", f"{data.test_fraction} leaves fewer than 2 "
+                     f"samples of {data.dataset}'s smallest class ({smallest}) to split "
+                     "into train and validation")
+
+
+def _check_memory(r: _Reader, data: DataSpec, model: ModelSpec,
+                  search: tuple[ParamSpec, ...]) -> None:
+    """Refuse a dataset or model that cannot fit in this machine's memory, with the
+    estimate: the largest the search can ask for, not the typical case."""
+    n, features, classes, _ = _dataset_shape(data)
+    itemsize = 4 if model.dtype == "float32" else 8
+    widths = list(model.hidden)
+    batch, where = model.batch_size, "[model] hidden"
+    for p in search:
+        if p.name == "units" and p.high is not None:
+            widths = [max(int(p.high), w) for w in widths]
+            where = "[search] units"
+        elif p.name == "hidden" and p.choices:
+            widths = [max(max(c) for c in p.choices)] * max(len(c) for c in p.choices)
+            where = "[search] hidden"
+        elif p.name == "batch_size" and p.high is not None:
+            batch = max(batch, int(p.high))
+    layers = [features, *widths, classes]
+    weights = sum(a * b + 2 * b for a, b in zip(layers, layers[1:]))
+    # raw float64 data + scaled copies of every split; weights, gradient, momentum and a
+    # saved copy; forward and backward activations of one batch with batch-norm caches.
+    data_bytes = n * features * (8 * 2 + itemsize)
+    model_bytes = 4 * weights * itemsize + 6 * min(batch, n) * sum(layers) * itemsize
+    # A validation pass runs the whole validation split through the network at once.
+    model_bytes += 2 * n * sum(layers) * itemsize
+    total, memory = data_bytes + model_bytes, _machine_memory()
+    if total > memory:
+        key = "[data] n_samples" if data_bytes > model_bytes and data.dataset == "synthetic" \
+            else where
+        raise r.fail(key, f"needs about {_gib(total)} of memory (data {_gib(data_bytes)}, "
+                     f"model {_gib(model_bytes)}); this machine has {_gib(memory)}")
 
 
 def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
@@ -280,8 +398,10 @@ def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
         if not 0 < value < 1:
             raise r.fail(f"[data] {key}", f"must be strictly between 0 and 1, got {value}")
         fractions[key] = float(value)
-    seed = r.get("data", table, "seed", int, 0)
+    seed = _check_seed(r, "[data] seed", r.get("data", table, "seed", int, 0))
     test_seed = r.get("data", table, "test_seed", int, None)
+    if test_seed is not None:
+        _check_seed(r, "[data] test_seed", test_seed)
     params = {}
     for key in SYNTHETIC_DEFAULTS:
         if key in table:
@@ -305,8 +425,10 @@ def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
         if merged["n_samples"] < 10 * merged["n_classes"]:
             raise r.fail("[data] n_samples", f"{merged['n_samples']} is too small for "
                          f"{merged['n_classes']} classes")
-    return DataSpec(dataset=dataset, seed=seed, test_seed=test_seed,
+    spec = DataSpec(dataset=dataset, seed=seed, test_seed=test_seed,
                     params=tuple(sorted(params.items())), **fractions)
+    _check_splits(r, spec)
+    return spec
 
 
 def _check_model_value(r: _Reader, where: str, key: str, value: Any) -> Any:
@@ -320,8 +442,12 @@ def _check_model_value(r: _Reader, where: str, key: str, value: Any) -> Any:
     if key in ("epochs", "batch_size", "units", "seed"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise r.fail(where, f"must be an integer, got {value!r}")
-        if key != "seed" and value <= 0:
+        if key == "seed":
+            return _check_seed(r, where, value)
+        if value <= 0:
             raise r.fail(where, f"must be positive, got {value}")
+        if key == "epochs" and value > EPOCHS_MAX:
+            raise r.fail(where, f"must be at most {EPOCHS_MAX}, got {value}")
         return value
     if key == "dtype":
         if value not in ("float32", "float64"):
@@ -443,10 +569,16 @@ def _parse_named(r: _Reader, section: str, table: Mapping[str, Any], names: tupl
             value = r.get(section, table, key, kind)
             if kind is int and value <= 0 and key != "n_warmup_steps":
                 raise r.fail(f"[{section}] {key}", f"must be positive, got {value}")
+            if kind is int and value < 0:
+                raise r.fail(f"[{section}] {key}", f"must not be negative, got {value}")
+            if kind is int and value > 2**31 - 1:
+                raise r.fail(f"[{section}] {key}", f"must be at most {2**31 - 1}, got {value}")
+            if key == "reduction_factor" and value < 2:
+                raise r.fail(f"[{section}] {key}", f"must be at least 2, got {value}")
             if key == "qmc_type" and value not in ("sobol", "halton"):
                 raise r.fail(f"[{section}] {key}", f"must be 'sobol' or 'halton', got {value!r}")
             opts.append((key, value))
     if with_seed:
-        seed = r.get(section, table, "seed", int, 0)
+        seed = _check_seed(r, f"[{section}] seed", r.get(section, table, "seed", int, 0))
         return SamplerSpec(name=name, seed=seed, options=tuple(opts))
     return PrunerSpec(name=name, options=tuple(opts))

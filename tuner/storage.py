@@ -11,20 +11,28 @@
   grace period and Optuna's retry callback re-queues it with the same parameters.
 - A storage that cannot be reached is retried with backoff for a bounded time, then
   reported in one line with the password masked.
+- A storage lost mid-run (a database restart, a stop, a network cut) is retried too: every
+  storage call backs off and tries again until the database returns, for at most
+  ``TUNER_OUTAGE_TIMEOUT`` seconds (default 300) counted from the first failure, then
+  raises `StorageLost` (one line, the password masked).
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
 import random
+import re
 import sqlite3
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,7 @@ import optuna
 import sqlalchemy
 import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -41,8 +50,9 @@ from tuner.optuna_private import rdb_models
 
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
-    "TunerStorage",
-    "mask_url", "open_storage", "resolve_storage_url", "retry_trial",
+    "StorageLost", "TunerStorage",
+    "mask_url", "open_storage", "requeue", "resolve_storage_url", "retry_trial", "transient_cause",
+    "url_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,10 +64,44 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.InterfaceError,
     optuna.exceptions.StorageInternalError,
 )
-MAX_RETRY = 3  # a trial that kills its worker 3 times is not re-run a 4th time
+# The retry policy (issue 13, item 11):
+# - a trial whose worker died (heartbeat stale) or that its worker handed back (a stop
+#   signal, a lost storage) is queued again with the same parameters, without limit: a
+#   crash says nothing about the parameters, and the README promises every such trial's
+#   parameters are run;
+# - a trial that fails by itself (its objective raised) is queued again at most
+#   MAX_RETRY times (`requeue(..., own_failure=True)`); after that it stays FAIL, and
+#   since FAIL does not count against n_trials a fresh trial takes its place.
+MAX_RETRY = 3
+OWN_FAILURES_ATTR = keys.OWN_FAILURES  # system attribute, carried across the retries
+# User attribute a worker sets on a trial whose objective raised (why, in one line); not
+# carried over to the retry, which has not failed yet.
+FAILED_BY_ITSELF_ATTR = keys.FAILED_BY_ITSELF
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    retry_trial = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    retry_trial = RetryHeartbeatStaleTrialCallback(max_retry=None)
+
+
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, *, own_failure: bool) -> bool:
+    """Queue ``trial``'s parameters again for any worker; returns whether it was queued.
+
+    ``own_failure``: the objective itself raised (not a crash, not a hand-back). Those are
+    counted across the retries in the ``tuner:own_failures`` system attribute, and the
+    parameters are dropped once they have failed MAX_RETRY + 1 times by themselves.
+    """
+    failures = int(trial.system_attrs.get(OWN_FAILURES_ATTR, 0)) + int(own_failure)
+    if failures > MAX_RETRY:
+        log.warning("trial %d failed by itself %d times; its parameters are not queued "
+                    "again (a fresh trial takes its place)", trial.number, failures)
+        return False
+    attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+    attrs["retry_history"] = [*attrs["retry_history"], trial.number]
+    attrs[OWN_FAILURES_ATTR] = failures
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k != FAILED_BY_ITSELF_ATTR},
+        system_attrs=attrs))
+    return True
 
 
 class StorageError(TunerError):
@@ -66,6 +110,10 @@ class StorageError(TunerError):
 
 class NoDatabase(StorageError):
     """A SQLite file that a command which only reads was pointed at does not exist."""
+
+
+class StorageLost(StorageError):
+    """The storage stayed unreachable for longer than ``TUNER_OUTAGE_TIMEOUT`` mid-run."""
 
 
 class QuotaReached(Exception):
@@ -87,23 +135,54 @@ class TunerStorage(RDBStorage):
 
     enforce_quota = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reset_outage()
+
+    def _reset_outage(self) -> None:
+        # When the current outage began (None: the storage answers), and since when it has
+        # answered without a break (see _get_stale_trial_ids).
+        self._outage_since: float | None = None
+        self._reachable_since: float | None = time.monotonic()
+
+    # Optuna rebuilds the engine when a storage is unpickled (joblib, dask,
+    # multiprocessing): the SQLite settings that keep two processes from popping the same
+    # queued trial live on the engine, so they must be applied again.
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state.pop("_outage_since", None)
+        state.pop("_reachable_since", None)
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._reset_outage()
+        if self.engine.dialect.name == "sqlite":
+            _serialize_sqlite(self.engine)
+
     # Study.ask() pops a WAITING trial first and only then calls this with no template;
     # enqueue_trial and the retry callback always pass a template.
     def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
         if template_trial is not None or not self.enforce_quota:
             return super()._create_new_trial(study_id, template_trial)
         with self._study_lock(study_id):
-            target, live = self._quota(study_id)
+            exists, target, live = self._quota(study_id)
+            if not exists:  # Optuna's contract: a study that does not exist is a KeyError
+                raise KeyError(f"No study with study_id {study_id} exists.")
             if target is None or live >= target:
                 raise QuotaReached()
             return super()._create_new_trial(study_id, template_trial)
 
-    def _quota(self, study_id: int) -> tuple[int | None, int]:
-        """(the study's ``tuner:n_trials``, its finished + running + queued trials), read
-        in one query on a connection of its own, opened after the lock: it sees every
-        commit before it."""
+    def _quota(self, study_id: int) -> tuple[bool, int | None, int]:
+        """(whether the study exists, its ``tuner:n_trials``, its finished + running +
+        queued trials), read in one query on a connection of its own, opened after the
+        lock: it sees every commit before it."""
         models = rdb_models()
-        StudyUserAttributeModel, TrialModel = models.StudyUserAttributeModel, models.TrialModel
+        StudyModel, StudyUserAttributeModel, TrialModel = (
+            models.StudyModel, models.StudyUserAttributeModel, models.TrialModel)
+
+        exists = (sqlalchemy.select(sqlalchemy.func.count(StudyModel.study_id))
+                  .where(StudyModel.study_id == study_id).scalar_subquery())
         target = (sqlalchemy.select(StudyUserAttributeModel.value_json)
                   .where(StudyUserAttributeModel.study_id == study_id)
                   .where(StudyUserAttributeModel.key == keys.N_TRIALS).scalar_subquery())
@@ -111,8 +190,125 @@ class TunerStorage(RDBStorage):
                 .where(TrialModel.study_id == study_id)
                 .where(TrialModel.state.in_(_LIVE)).scalar_subquery())
         with self.engine.connect() as conn:
-            raw, count = conn.execute(sqlalchemy.select(target, live)).one()
-        return (None if raw is None else int(json.loads(raw))), int(count)
+            found, raw, count = conn.execute(sqlalchemy.select(exists, target, live)).one()
+        return bool(found), (None if raw is None else int(json.loads(raw))), int(count)
+
+    def _grace(self) -> int:
+        return self.grace_period or 2 * (self.heartbeat_interval or 1)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Optuna's stale trials, plus RUNNING trials that never wrote a heartbeat.
+
+        A worker killed between ``study.ask()`` and its heartbeat thread's first write
+        leaves a RUNNING trial with no heartbeat row, which Optuna never considers: it is
+        stale once its ``datetime_start`` is older than the grace period. Optuna writes
+        ``datetime_start`` from the worker's clock, so it is compared with ours; a
+        live trial lacks a heartbeat row for milliseconds only (Optuna 5 stores the time in UTC).
+
+        Nothing is judged stale until this storage has answered without a break for a
+        grace period: after an outage every heartbeat is old, and the other workers need
+        a heartbeat interval to write theirs again.
+        """
+        grace = self._grace()
+        since = self._reachable_since
+        if since is None or time.monotonic() - since < grace:
+            return []
+        stale = super()._get_stale_trial_ids(study_id)
+        models = rdb_models()
+        TrialHeartbeatModel, TrialModel = models.TrialHeartbeatModel, models.TrialModel
+
+        # Optuna 5 stores datetime_start in UTC, from the worker's clock.
+        cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=grace)
+        no_beat = ~sqlalchemy.exists().where(TrialHeartbeatModel.trial_id == TrialModel.trial_id)
+        query = (sqlalchemy.select(TrialModel.trial_id)
+                 .where(TrialModel.study_id == study_id)
+                 .where(TrialModel.state == TrialState.RUNNING)
+                 .where(TrialModel._datetime_start_utc < cutoff)
+                 .where(no_beat))
+        with self.engine.connect() as conn:
+            orphans = list(conn.execute(query).scalars())
+        return stale + [t for t in orphans if t not in stale]
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """One try: a beat missed while the database is away is written at the next one
+        (the thread beats again every interval); retrying here would hold up the end of
+        the trial, which joins this thread."""
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:  # noqa: BLE001 - only transient errors are swallowed
+            if isinstance(e, StorageLost) or transient_cause(e) is None:
+                raise
+            self._note_outage(e)
+            log.debug("heartbeat of trial %d not written: %s", trial_id, _one_line(e, self.url))
+        else:
+            self._note_reachable()
+
+    def _note_outage(self, e: BaseException) -> float:
+        """Record a failed call; returns seconds since the outage began."""
+        now = time.monotonic()
+        self._reachable_since = None
+        since = self._outage_since  # read once: the heartbeat thread writes it too
+        if since is None:
+            since = self._outage_since = now
+            log.warning("lost the storage %s (%s); retrying for up to %d s",
+                        mask_url(self.url), _one_line(e, self.url), outage_timeout())
+        return now - since
+
+    def _note_reachable(self) -> None:
+        now = time.monotonic()
+        since = self._outage_since
+        if since is not None:
+            self._outage_since = None
+            log.warning("storage %s is back after %.0f s", mask_url(self.url), now - since)
+        if self._reachable_since is None:
+            self._reachable_since = now
+
+    def _retrying(self, name: str, call: Callable[[], Any], args: tuple[Any, ...]) -> Any:
+        """``call()``, tried again with backoff while the database is unreachable.
+
+        Nested storage calls (Optuna's methods call each other) are not retried on their
+        own: the outermost call retries the whole operation.
+        """
+        if getattr(_nesting, "depth", 0):
+            return call()
+        delay, failed_before = 0.2, False
+        while True:
+            _nesting.depth = 1
+            try:
+                result = call()
+            except StorageLost:
+                raise
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # A write whose commit was lost with the connection may have landed:
+                # finishing a trial that is already in that very state is a success.
+                if failed_before and name == "set_trial_state_values" and \
+                        self._trial_state(args[0]) == args[1]:
+                    return True
+                raise
+            except Exception as e:
+                if transient_cause(e) is None:
+                    raise
+                lost_for = self._note_outage(e)
+                limit = outage_timeout()
+                if lost_for >= limit:
+                    raise StorageLost(
+                        f"lost the storage {mask_url(self.url)}: {_one_line(e, self.url)} "
+                        f"(gave up after {limit} s without it; TUNER_OUTAGE_TIMEOUT sets the "
+                        "limit)") from None
+                time.sleep(min(delay * (0.5 + random.random()), limit - lost_for))
+                delay = min(delay * 2, 2.0)
+                failed_before = True
+                continue
+            finally:
+                _nesting.depth = 0
+            self._note_reachable()
+            return result
+
+    def _trial_state(self, trial_id: int) -> TrialState | None:
+        try:
+            return super().get_trial(trial_id).state
+        except Exception:  # noqa: BLE001 - only used to recognise a landed write
+            return None
 
     @contextmanager
     def _study_lock(self, study_id: int) -> Iterator[None]:
@@ -151,6 +347,68 @@ class TunerStorage(RDBStorage):
                     conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
 
 
+_nesting = threading.local()
+
+# Every storage call a worker makes, retried through an outage. Writes are safe to repeat:
+# set_trial_state_values is recognised above when its lost commit had landed; a repeated
+# create_new_trial may leave one extra RUNNING trial with no heartbeat, which is failed
+# as stale after the grace period (and never counted against n_trials).
+_RETRIED = (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_trial_user_attrs",
+    "get_trial_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
+    "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+    "set_trial_user_attr", "set_trial_system_attr", "get_trial_id_from_study_id_trial_number",
+    "get_trial", "get_all_trials", "get_n_trials", "get_best_trial", "_get_stale_trial_ids",
+)
+
+
+def _retried(name: str) -> Callable[..., Any]:
+    impl = getattr(TunerStorage, name)
+
+    @functools.wraps(impl)
+    def method(self: TunerStorage, *args: Any, **kwargs: Any) -> Any:
+        return self._retrying(name, lambda: impl(self, *args, **kwargs), args)
+
+    return method
+
+
+for _name in _RETRIED:
+    setattr(TunerStorage, _name, _retried(_name))
+del _name
+
+
+def outage_timeout() -> int:
+    """Seconds a worker keeps retrying a storage lost mid-run (``TUNER_OUTAGE_TIMEOUT``)."""
+    return _env_int("TUNER_OUTAGE_TIMEOUT", 300)
+
+
+def transient_cause(exc: BaseException) -> BaseException | None:
+    """The lost-connection error behind ``exc``, or None when ``exc`` is not one.
+
+    Looks through Optuna's wrappings: the `StorageInternalError` it raises ``from`` the
+    driver's error, and the ``UnboundLocalError: ... 'updated_state'`` that
+    ``optuna/study/_optimize.py:_run_trial`` raises from its ``finally`` when both the
+    trial's final write and the fallback ``get_trial`` fail (the storage error is then
+    the UnboundLocalError's ``__context__``). A `StorageLost` is returned as is: the
+    caller should report it, not retry it.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, StorageLost):
+            return e
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
+            return e
+        if isinstance(e, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            text = str(getattr(e, "orig", e)).lower()
+            return None if any(p in text for p in _PERMANENT) else e
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def resolve_storage_url(option: str | None, from_spec: str | None = None) -> str:
     """First found wins: ``--storage``, ``TUNER_STORAGE``, [study] storage, the default.
 
@@ -168,12 +426,40 @@ def resolve_storage_url(option: str | None, from_spec: str | None = None) -> str
     return url or from_spec or DEFAULT_STORAGE
 
 
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    """(``scheme://``, userinfo, the rest) split at the LAST ``@`` after ``://``.
+
+    Not the URL parser's split: SQLAlchemy (like urllib) ends the password at the first
+    ``@``, so an un-encoded ``@`` in a password (``tuner:pa55@Hid3den/Part@host/db``)
+    would leave the rest of it in the "host". Splitting at the last ``@`` may over-mask a
+    query string that holds an ``@``; it never shows a password.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    userinfo, _, host = rest.rpartition("@")
+    return head + sep, userinfo, host
+
+
+def url_password(url: str) -> str | None:
+    """The password in ``url`` as a person typed it (everything after the first ``:`` of
+    the user part, up to the last ``@``), for scrubbing it out of messages."""
+    parts = _split_userinfo(url)
+    if parts is None or ":" not in parts[1]:
+        return None
+    return parts[1].split(":", 1)[1] or None
+
+
 def mask_url(url: str) -> str:
     """``url`` with its password replaced by ***, safe to print or store."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: nothing in it can be trusted to be safe
-        return url.split("@")[-1] if "@" in url else url
+    parts = _split_userinfo(url)
+    if parts is None:
+        # Not a URL at all: what precedes an @ cannot be trusted to be safe.
+        return url.rpartition("@")[2] if "://" not in url else url
+    head, userinfo, host = parts
+    if ":" not in userinfo:
+        return url  # a user name and no password
+    return f"{head}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -234,6 +520,13 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
         raise StorageError(f"malformed storage URL {mask_url(url)!r}: expected e.g. "
                            "sqlite:///tuner.db, postgresql+psycopg2://user:pw@host/db or "
                            "mysql+pymysql://user:pw@host/db") from None
+    secret = url_password(url)
+    if secret and "@" in secret and "?" not in secret:
+        # The URL parser ends the password at its first '@': the rest would be taken for
+        # the host, sent to DNS and printed in the driver's errors. (An '@' in the query
+        # string, after a '?', is not a password's and is left to the parser.)
+        raise StorageError(f"storage URL {mask_url(url)!r}: the password holds an un-encoded "
+                           "'@'; URL-encode it (@ as %40, / as %2F)")
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
         raise StorageError(f"unsupported storage URL {mask_url(url)!r}: use sqlite:///, "
@@ -311,9 +604,18 @@ def _one_line(e: BaseException, url: str) -> str:
     """The first line of the driver's message, without SQL, and without the password."""
     inner = getattr(e, "orig", None) or e
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-    password = make_url(url).password if "://" in url else None
-    if password:
-        text = text.replace(str(password), "***")
+    secrets = [url_password(url)]
+    try:
+        secrets.append(make_url(url).password)  # what the driver was given
+    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
+        pass
+    # A password the parser split also leaks in pieces (a "host" of its tail): scrub each
+    # piece long enough not to mangle ordinary words.
+    pieces = {str(p) for p in secrets if p}
+    for secret in list(pieces):
+        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
+    for secret in sorted(pieces, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text[:300]
 
 
