@@ -55,7 +55,14 @@ def _digest(obj: Any) -> str:
 
 
 def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
-    """Content hash of every array of ``splits`` (values, shape, dtype) and the labels."""
+    """Content hash of every array of ``splits`` (values, shape, dtype) and the labels.
+
+    For a file or database source, the hash of its rows instead (tuner/table.py: the
+    multiset of rows over the chosen columns, whatever order they came in), with the
+    split settings; the row and column counts are shown beside it.
+    """
+    if splits.table is not None:
+        return _table_fingerprint(splits, data)
     h = hashlib.blake2b(digest_size=32)
     components: dict[str, Any] = {
         "dataset": data.dataset, **dict(data.params),
@@ -72,6 +79,22 @@ def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
     labels = np.unique(np.concatenate([splits.y_train, splits.y_val, splits.y_test]))
     components["labels"] = [str(c) for c in labels]
     return Fingerprint(h.hexdigest(), components)
+
+
+def _table_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
+    table = splits.table
+    assert table is not None
+    hashed = {"source": data.source, "content": table.digest,
+              "test_fraction": data.test_fraction,
+              "validation_fraction": data.validation_fraction,
+              "seed": data.seed, "test_seed": data.test_seed}
+    # Where the rows came from (path, table) and how many were dropped for a missing
+    # target are shown, not hashed: the same rows from a moved file are the same data.
+    shown = {"rows": table.n_rows, "columns": table.n_columns,
+             "dropped_rows": table.n_dropped, "target": table.target,
+             "classes": [str(c) for c in table.classes], "origin": table.origin,
+             "dtype": str(splits.X_train.dtype)}
+    return Fingerprint(_digest(hashed), {**hashed, **shown})
 
 
 def _cpu_model() -> str:

@@ -297,9 +297,11 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
     missing_target = target_values.isna().to_numpy()
     n_dropped = int(missing_target.sum())
     keep = ~missing_target
+    if not len(raw):
+        raise TableError(f"{where}: {origin} has no rows")
     if not keep.any():
-        detail = f"all {len(raw)} rows have no {data.target!r}" if len(raw) else "no rows"
-        raise TableError(f"{where}: {origin} has {detail}")
+        raise TableError(f"{where} target: column {data.target!r} is empty in all "
+                         f"{len(raw)} rows of {origin}")
     y, classes = _labels(target_values[keep] if n_dropped else target_values,
                          data.target, f"{where}")
     if len(classes) < 2:
