@@ -180,10 +180,12 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
                 sql = query
             try:
                 return pd.read_sql(sql, conn)
-            except sqlalchemy.exc.SQLAlchemyError as e:
+            except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as e:
+                # pandas wraps the driver's error, SQL and all; the cause has its message.
+                cause = e.__cause__ if isinstance(e.__cause__, Exception) else e
                 what = f"reading table {table!r}" if table is not None else "the query"
                 raise SourceError(f"{where}: {what} failed on {shown}: "
-                                  f"{_masked_message(e, url)}") from None
+                                  f"{_masked_message(cause, url)}") from None
     finally:
         engine.dispose()
 
