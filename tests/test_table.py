@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tuner.data import DataError
-from tuner.fingerprint import data_fingerprint
+from tuner.fingerprint import data_fingerprint, table_fingerprint
 from tuner.spec import DataSpec
 from tuner.table import load_table, table_splits
 
@@ -136,6 +136,7 @@ def test_table_fingerprint_shows_rows_and_columns(tmp_path: Path):
     shown = fp.components
     assert (shown["rows"], shown["columns"], shown["dropped_rows"]) == (197, 5, 3)
     assert shown["content"] == splits.table.digest
+    assert table_fingerprint(splits.table, data) == fp  # no split needed for the hash
     # A row with no target is not trained on: adding one changes the count, not the hash.
     with_gap = pd.concat([df, df.iloc[[0]].assign(churned=None)])
     write(with_gap, tmp_path, "churn.csv")

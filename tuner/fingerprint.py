@@ -18,15 +18,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuner.data import Splits, load_splits
 from tuner.spec import DataSpec, StudySpec
 
+if TYPE_CHECKING:
+    from tuner.table import Table
+
 __all__ = ["Fingerprint", "data_fingerprint", "hardware_fingerprint", "short",
-           "software_versions", "study_fingerprints"]
+           "software_versions", "study_fingerprints", "table_fingerprint"]
 
 SHORT = 12
 
@@ -62,7 +65,7 @@ def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
     split settings; the row and column counts are shown beside it.
     """
     if splits.table is not None:
-        return _table_fingerprint(splits, data)
+        return table_fingerprint(splits.table, data)
     h = hashlib.blake2b(digest_size=32)
     components: dict[str, Any] = {
         "dataset": data.dataset, **dict(data.params),
@@ -81,9 +84,9 @@ def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
     return Fingerprint(h.hexdigest(), components)
 
 
-def _table_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
-    table = splits.table
-    assert table is not None
+def table_fingerprint(table: Table, data: DataSpec) -> Fingerprint:
+    """The data fingerprint of a file or database source, from its rows alone: no split,
+    no preprocessing (what `tuner fingerprint` and `retune`'s decision need)."""
     hashed = {"source": data.source, "content": table.digest,
               "test_fraction": data.test_fraction,
               "validation_fraction": data.validation_fraction,
@@ -92,8 +95,7 @@ def _table_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
     # target are shown, not hashed: the same rows from a moved file are the same data.
     shown = {"rows": table.n_rows, "columns": table.n_columns,
              "dropped_rows": table.n_dropped, "target": table.target,
-             "classes": [str(c) for c in table.classes], "origin": table.origin,
-             "dtype": str(splits.X_train.dtype)}
+             "classes": [str(c) for c in table.classes], "origin": table.origin}
     return Fingerprint(_digest(hashed), {**hashed, **shown})
 
 
