@@ -86,6 +86,18 @@ def test_sqlite_table_and_csv_of_the_same_rows(tmp_path: Path, monkeypatch):
     assert table.n_rows == 150 and table.categorical == ("plan",)
     subset = load(monkeypatch, url, query="SELECT * FROM churn WHERE plan = 'pro'")
     assert subset.n_rows == int((df.plan == "pro").sum())
+    # "%" is SQL here, not a driver placeholder.
+    like = load(monkeypatch, url, query="SELECT * FROM churn WHERE plan LIKE 'p%'")
+    assert like.n_rows == int(df.plan.isin(["plus", "pro"]).sum())
+
+
+def test_postgres_query_with_percent_and_casts(pg_url: str, monkeypatch):
+    engine = sqlalchemy.create_engine(pg_url)
+    churn(60).to_sql("churn", engine, index=False)
+    engine.dispose()
+    table = load(monkeypatch, pg_url, query="SELECT id, tenure::float AS tenure, charges, "
+                 "plan, churned FROM churn WHERE plan LIKE 'p%' AND id % 2 = 0")
+    assert table.n_rows > 0 and table.numeric == ("tenure", "charges")
 
 
 def error_of(monkeypatch, url: str | None, **kw) -> str:

@@ -174,10 +174,9 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
             raise SourceError(f"{where}: cannot connect to {shown}: "
                               f"{_masked_message(e, url)}") from None
         with conn:
-            if table is not None:
-                sql = f"SELECT * FROM {_quote_table(conn, table)}"
-            else:
-                sql = query
+            # text(): the driver sees "%" in LIKE 'a%' as text, not as a placeholder.
+            sql = sqlalchemy.text(f"SELECT * FROM {_quote_table(conn, table)}"
+                                  if table is not None else query)
             try:
                 return pd.read_sql(sql, conn)
             except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as e:
