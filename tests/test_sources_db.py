@@ -155,3 +155,19 @@ def test_unset_or_empty_url_env(monkeypatch, tmp_path: Path):
     assert error_of(monkeypatch, f"sqlite:///{tmp_path / 'none.db'}").endswith(
         f"no database file at {tmp_path / 'none.db'}")
     assert "is not a database URL" in error_of(monkeypatch, "not a url")
+
+
+def test_mariadb_table_in_any_order(mysql_url: str, monkeypatch):
+    engine = sqlalchemy.create_engine(mysql_url)
+    churn(200).to_sql("churn", engine, index=False)
+    engine.dispose()
+    base = load(monkeypatch, mysql_url)
+    shuffled = load(monkeypatch, mysql_url, query="SELECT * FROM churn ORDER BY RAND()")
+    assert base.n_rows == 200 and base.digest == shuffled.digest
+    message = error_of(monkeypatch, mysql_url, query="SELECT nope FROM churn")
+    assert "the query failed on mysql+pymysql://root@" in message
+    assert "Unknown column 'nope'" in message
+    # This server wants no password for root: a wrong one is refused, and not printed.
+    message = error_of(monkeypatch, with_password(mysql_url))
+    assert "cannot connect to mysql+pymysql://root:***@" in message
+    assert "Access denied" in message and "s3cret-Pw" not in message

@@ -227,8 +227,11 @@ def test_one_class_target(tmp_path: Path):
 
 
 def test_fractional_target(tmp_path: Path):
-    write(churn(30).assign(churned=np.linspace(0, 1, 30)), tmp_path, "c.csv")
-    assert "target 'churned' row 2 holds" in error_of(tmp_path, "c.csv")
+    df = churn(30).assign(churned=np.r_[np.nan, 1.0, 0.0, 2.5, np.ones(26)])
+    write(df, tmp_path, "c.csv")
+    assert error_of(tmp_path, "c.csv").endswith(
+        "[data] target: column 'churned' row 4 holds 2.5: tuner trains a classifier, so the "
+        "target must hold classes (text or whole numbers)")
 
 
 def test_column_neither_numeric_nor_categorical(tmp_path: Path):

@@ -190,8 +190,10 @@ def _text_kind(factorized: tuple[np.ndarray, Any]) -> str:
     return "text"
 
 
-def _labels(values: pd.Series, name: str, where: str) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Class index per row, and the classes as the source wrote them (sorted)."""
+def _labels(values: pd.Series, keep: np.ndarray, name: str, where: str
+            ) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Class index of each row where ``keep`` holds (the target is not missing), and the
+    classes as the source wrote them (sorted)."""
     import pandas as pd
     from pandas.api import types
 
@@ -199,13 +201,15 @@ def _labels(values: pd.Series, name: str, where: str) -> tuple[np.ndarray, tuple
 
     dtype = values.dtype
     if types.is_float_dtype(dtype):
-        v = values.to_numpy(dtype=np.float64)
-        fractional = v != np.round(v)
+        v = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        fractional = keep & (v != np.round(v))
         if fractional.any():
-            raise TableError(f"{where}: target {name!r} row {first_row(fractional)} holds "
-                             f"{v[fractional][0]!r}: tuner trains a classifier, so the "
-                             "target must hold classes (text or whole numbers)")
-        values = pd.Series(v.astype(np.int64))
+            raise TableError(f"{where} target: column {name!r} row {first_row(fractional)} "
+                             f"holds {float(v[fractional][0])!r}: tuner trains a classifier, so "
+                             "the target must hold classes (text or whole numbers)")
+        values = pd.Series(v[keep].astype(np.int64))
+    elif not keep.all():
+        values = values[keep]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     labels = [_plain(u) for u in np.asarray(uniques, dtype=object)]
     # Sort the classes (numbers before text if both occur) and merge equal labels.
@@ -302,8 +306,7 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
     if not keep.any():
         raise TableError(f"{where} target: column {data.target!r} is empty in all "
                          f"{len(raw)} rows of {origin}")
-    y, classes = _labels(target_values[keep] if n_dropped else target_values,
-                         data.target, f"{where}")
+    y, classes = _labels(target_values, keep, data.target, where)
     if len(classes) < 2:
         raise TableError(f"{where} target: column {data.target!r} has one class "
                          f"({classes[0]!r}) in all {int(keep.sum())} rows; a classifier "
