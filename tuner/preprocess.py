@@ -283,14 +283,23 @@ class Preprocessing:
                                   f"{', '.join(self.columns)}")
         n = len(frame) if rows is None else len(rows)
         out = np.zeros((n, self.n_outputs), dtype=np.dtype(dtype))
+        # The numeric block column by column in a column-major buffer, then into the
+        # row-major output in one pass (writing each column straight into it would sweep
+        # the whole output once per column).
+        block = np.empty((len(self.numeric), n), dtype=np.float64)
         for j, name in enumerate(self.numeric):
-            x = numeric_values(frame[name], where=f"{where}: column {name!r}")
-            x = x.copy() if rows is None else x[rows]
+            values = numeric_values(frame[name], where=f"{where}: column {name!r}")
+            x = block[j]
+            if rows is None:
+                x[:] = values
+            else:
+                np.take(values, rows, out=x)
             np.copyto(x, self.median[j], where=np.isnan(x))
             # Same two float64 operations as StandardScaler.transform, same bits.
             x -= self.mean[j]
             x /= self.scale[j]
-            out[:, j] = x
+        out[:, :len(self.numeric)] = block.T
+        del block
         offset = len(self.numeric)
         for name, cats in zip(self.categorical, self.categories):
             codes = self._codes(frame[name], cats)
