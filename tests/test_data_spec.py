@@ -148,3 +148,18 @@ def test_shipped_churn_data_and_studies(tmp_path: Path, monkeypatch):
     # SQLite stores true/false as 0/1, so `senior` reads back as numbers: other values,
     # another fingerprint than the CSV's (a fingerprint is of the data as read).
     assert from_db.digest != table.digest
+
+
+@pytest.mark.integration
+def test_reading_study_files_does_not_import_pandas_or_pyarrow(tmp_path: Path):
+    """Every command reads study files; only loading the data may pay for pandas."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path, 'path = "data.csv"\ntarget = "y"\n')
+    code = ("import sys; import tuner.cli; from tuner.spec import load_spec; "
+            f"load_spec({str(path)!r}); "
+            "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
