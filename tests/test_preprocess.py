@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuner.preprocess import (MISSING, Preprocessing, PreprocessError, column_transformer,
-                              nan_median, sklearn_input)
+from tuner.preprocess import (
+    MISSING,
+    PreprocessError,
+    Preprocessing,
+    column_transformer,
+    nan_median,
+    sklearn_input,
+)
 
 pytestmark = pytest.mark.unit
 

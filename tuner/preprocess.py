@@ -38,8 +38,16 @@ if TYPE_CHECKING:
 # pandas and scikit-learn are imported inside the functions: the CLI imports this module
 # for every command and should not wait for either when it only reads a study.
 
-__all__ = ["MISSING", "FORMAT", "Preprocessing", "PreprocessError", "category_labels",
-           "column_transformer", "nan_median", "numeric_values"]
+__all__ = [
+    "FORMAT",
+    "MISSING",
+    "PreprocessError",
+    "Preprocessing",
+    "category_labels",
+    "column_transformer",
+    "nan_median",
+    "numeric_values",
+]
 
 MISSING = "<missing>"  # the category a missing categorical value becomes
 FORMAT = 1  # version of the exported layout (`to_json`), checked by `from_saved`
@@ -97,9 +105,7 @@ def numeric_values(values: pd.Series, *, where: str) -> np.ndarray:
     import pandas as pd
     from pandas.api import types
 
-    if types.is_bool_dtype(values.dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    elif types.is_numeric_dtype(values.dtype):
+    if types.is_bool_dtype(values.dtype) or types.is_numeric_dtype(values.dtype):
         out = values.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         converted = pd.to_numeric(values, errors="coerce")
@@ -219,7 +225,7 @@ class Preprocessing:
             categories = tuple(tuple(str(c) for c in cats) for cats in encoder.categories_)
         return cls(numeric=tuple(numeric), categorical=tuple(categorical), median=median,
                    mean=mean, scale=scale, categories=categories, target=target,
-                   classes=tuple(_plain(c) for c in classes))
+                   classes=tuple(plain_label(c) for c in classes))
 
     @classmethod
     def from_fitted(cls, transformer: ColumnTransformer, *, target: str,
@@ -248,7 +254,7 @@ class Preprocessing:
             categories = tuple(tuple(str(c) for c in cats) for cats in encoder.categories_)
         return cls(numeric=tuple(numeric), categorical=tuple(categorical), median=median,
                    mean=mean, scale=scale, categories=categories, target=target,
-                   classes=tuple(_plain(c) for c in classes))
+                   classes=tuple(plain_label(c) for c in classes))
 
     # --- what the model sees -------------------------------------------------------------
 
@@ -412,7 +418,7 @@ def _distinct_values(frame: pd.DataFrame, categorical: Sequence[str],
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain_label(value: Any) -> Any:
     """A class label as a JSON-able Python scalar (numpy ints and bools unwrapped)."""
     if isinstance(value, (np.bool_, bool)):
         return bool(value)

@@ -33,8 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tuner.data import DataError, Splits
-from tuner.preprocess import (MISSING, Preprocessing, category_labels, first_row,
-                              numeric_values)
+from tuner.preprocess import (
+    MISSING,
+    Preprocessing,
+    category_labels,
+    first_row,
+    numeric_values,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +77,7 @@ class Table:
 
     @property
     def n_rows(self) -> int:
-        return int(len(self.y))
+        return len(self.y)
 
     @property
     def n_columns(self) -> int:
@@ -197,7 +202,7 @@ def _labels(values: pd.Series, keep: np.ndarray, name: str, where: str
     import pandas as pd
     from pandas.api import types
 
-    from tuner.preprocess import _plain
+    from tuner.preprocess import plain_label
 
     dtype = values.dtype
     if types.is_float_dtype(dtype):
@@ -211,7 +216,7 @@ def _labels(values: pd.Series, keep: np.ndarray, name: str, where: str
     elif not keep.all():
         values = values[keep]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    labels = [_plain(u) for u in np.asarray(uniques, dtype=object)]
+    labels = [plain_label(u) for u in np.asarray(uniques, dtype=object)]
     # Sort the classes (numbers before text if both occur) and merge equal labels.
     order = sorted(set(labels), key=lambda c: (isinstance(c, str), c))
     index = {c: k for k, c in enumerate(order)}
@@ -279,7 +284,7 @@ def row_hashes(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[Any], targe
 def _digest(sorted_hashes: np.ndarray, described: list[str]) -> str:
     """Hash of the multiset of row hashes (sorted, so row order drops out) and columns."""
     d = hashlib.blake2b(digest_size=32)
-    d.update(json.dumps({"columns": described, "rows": int(len(sorted_hashes))}).encode())
+    d.update(json.dumps({"columns": described, "rows": len(sorted_hashes)}).encode())
     d.update(sorted_hashes.tobytes())
     return d.hexdigest()
 
