@@ -18,7 +18,9 @@ from tuner.errors import TunerError
 if TYPE_CHECKING:
     from sklearn.preprocessing import StandardScaler
 
+    from tuner.preprocess import Preprocessing
     from tuner.spec import StudySpec
+    from tuner.table import Table
 
 # scikit-learn is imported where data is loaded, not here: every command reads study
 # files through this module, and `--help` or a status query should not wait ~1 s for it.
@@ -113,6 +115,11 @@ class Splits:
     # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
     # bit like these arrays did (`tuner predict` relies on it).
     scaler: StandardScaler | None = None
+    # A file or database source (tuner/table.py): the fitted preprocessing, which
+    # `tuner predict` re-applies from the model file, and the rows with their content
+    # fingerprint. None for the built-in datasets.
+    preprocessing: Preprocessing | None = None
+    table: Table | None = None
 
     @property
     def n_classes(self) -> int:

@@ -18,15 +18,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuner.data import Splits, spec_splits
 from tuner.spec import DataSpec, StudySpec
 
+if TYPE_CHECKING:
+    from tuner.table import Table
+
 __all__ = ["Fingerprint", "data_fingerprint", "hardware_fingerprint", "short",
-           "software_versions", "study_fingerprints"]
+           "software_versions", "study_fingerprints", "table_fingerprint"]
 
 SHORT = 12
 
@@ -55,7 +58,14 @@ def _digest(obj: Any) -> str:
 
 
 def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
-    """Content hash of every array of ``splits`` (values, shape, dtype) and the labels."""
+    """Content hash of every array of ``splits`` (values, shape, dtype) and the labels.
+
+    For a file or database source, the hash of its rows instead (tuner/table.py: the
+    multiset of rows over the chosen columns, whatever order they came in), with the
+    split settings; the row and column counts are shown beside it.
+    """
+    if splits.table is not None:
+        return table_fingerprint(splits.table, data)
     h = hashlib.blake2b(digest_size=32)
     components: dict[str, Any] = {
         "dataset": data.dataset, **dict(data.params),
@@ -72,6 +82,21 @@ def data_fingerprint(splits: Splits, data: DataSpec) -> Fingerprint:
     labels = np.unique(np.concatenate([splits.y_train, splits.y_val, splits.y_test]))
     components["labels"] = [str(c) for c in labels]
     return Fingerprint(h.hexdigest(), components)
+
+
+def table_fingerprint(table: Table, data: DataSpec) -> Fingerprint:
+    """The data fingerprint of a file or database source, from its rows alone: no split,
+    no preprocessing (what `tuner fingerprint` and `retune`'s decision need)."""
+    hashed = {"source": data.source, "content": table.digest,
+              "test_fraction": data.test_fraction,
+              "validation_fraction": data.validation_fraction,
+              "seed": data.seed, "test_seed": data.test_seed}
+    # Where the rows came from (path, table) and how many were dropped for a missing
+    # target are shown, not hashed: the same rows from a moved file are the same data.
+    shown = {"rows": table.n_rows, "columns": table.n_columns,
+             "dropped_rows": table.n_dropped, "target": table.target,
+             "classes": [str(c) for c in table.classes], "origin": table.origin}
+    return Fingerprint(_digest(hashed), {**hashed, **shown})
 
 
 def _cpu_model() -> str:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 from tuner.data import DATASETS, SYNTHETIC_DEFAULTS
 from tuner.errors import TunerError
+from tuner.sources import FILE_FORMATS, file_format
 
 __all__ = [
     "METRICS", "PRIORS", "PRUNERS", "SAMPLERS", "DataSpec", "ModelSpec", "ParamSpec",
@@ -55,17 +57,59 @@ PRUNER_OPTIONS: dict[str, dict[str, type]] = {
 
 @dataclass(frozen=True)
 class DataSpec:
-    dataset: str = "digits"
+    """Where a study's rows come from: exactly one of a built-in ``dataset``, a file
+    ``path``, or a database ``table`` / ``query`` (read with the URL in ``url_env``)."""
+
+    dataset: str | None = "digits"
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
     seed: int = 0
     test_seed: int | None = None
     params: tuple[tuple[str, int], ...] = ()  # synthetic only: n_samples, n_features, ...
+    # The user's own data (tuner/sources.py reads it, tuner/table.py types it):
+    path: str | None = None  # as written; relative to the study file
+    table: str | None = None
+    query: str | None = None
+    url_env: str | None = None  # the environment variable holding the database URL
+    target: str | None = None
+    features: tuple[str, ...] | None = None  # None: every column but target and drop
+    drop: tuple[str, ...] = ()
+    categorical: tuple[str, ...] | None = None  # None: text, boolean and category columns
+
+    @property
+    def source(self) -> str:
+        """Which source key the study file used: dataset, path, table or query."""
+        for key in ("path", "table", "query"):
+            if getattr(self, key) is not None:
+                return key
+        return "dataset"
+
+    @property
+    def is_table(self) -> bool:
+        """True for the user's own rows (file or database), False for a built-in dataset."""
+        return self.source != "dataset"
+
+    def hash_fields(self) -> dict[str, Any]:
+        """The fields `StudySpec.spec_hash` covers.
+
+        The table-source fields are left out while they are unset, so a study over a
+        built-in dataset keeps the spec hash it had before they existed (otherwise every
+        existing chain would re-tune for a "definition" change nobody made).
+        """
+        fields = asdict(self)
+        for key in _TABLE_FIELDS:
+            if fields[key] is None or fields[key] == ():
+                del fields[key]
+        return fields
 
     def loader_kwargs(self) -> dict[str, Any]:
         return {"test_fraction": self.test_fraction,
                 "validation_fraction": self.validation_fraction,
                 "seed": self.seed, "test_seed": self.test_seed, "params": dict(self.params)}
+
+
+_TABLE_FIELDS = ("path", "table", "query", "url_env", "target", "features", "drop",
+                 "categorical")
 
 
 @dataclass(frozen=True)
@@ -133,7 +177,7 @@ class StudySpec:
         0.0001) do not change it; sampler, pruner and budget do not either.
         """
         defining = {
-            "data": asdict(self.data), "model": asdict(self.model),
+            "data": self.data.hash_fields(), "model": asdict(self.model),
             "search": [asdict(p) for p in sorted(self.search, key=lambda p: p.name)],
             "metric": self.metric, "direction": self.direction,
         }
@@ -182,7 +226,8 @@ def _gib(n: float) -> str:
 
 _SECTIONS = ("study", "data", "model", "search", "sampler", "pruner")
 _STUDY_KEYS = ("name", "direction", "metric", "n_trials", "timeout_s", "storage")
-_DATA_KEYS = ("dataset", "test_fraction", "validation_fraction", "seed", "test_seed",
+_DATA_KEYS = ("dataset", "path", "table", "query", "url_env", "target", "features", "drop",
+              "categorical", "test_fraction", "validation_fraction", "seed", "test_seed",
               *SYNTHETIC_DEFAULTS)
 _MODEL_KEYS = tuple(ModelSpec.__dataclass_fields__)
 # Searchable names: the model's keys except dtype/seed, plus `units` (width of every
@@ -310,7 +355,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
         raise r.fail("[search]", "nothing to search: every trial would train the same model; "
                      "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-4, "
                      "high = 1.0 }")
-    _check_memory(r, data, model, search)
+    if data.dataset is not None:  # your own data's shape is known only once it is read
+        _check_memory(r, data, model, search)
     return StudySpec(path=path, name=name, direction=direction, metric=metric,
                      n_trials=n_trials, timeout_s=float(timeout_s) if timeout_s else None,
                      storage=storage, data=data, model=model, search=search,
@@ -388,10 +434,19 @@ def _check_memory(r: _Reader, data: DataSpec, model: ModelSpec,
 
 
 def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
+    if "url" in table:
+        raise r.fail("[data] url", _URL_IN_FILE.format(
+            what="a database URL" + (" with a password" if _has_password(table["url"])
+                                     else "")))
     r.check_keys("data", table, _DATA_KEYS)
-    dataset = r.get("data", table, "dataset", str, "digits")
-    if dataset not in DATASETS:
-        raise r.unknown("[data] dataset", dataset, list(DATASETS))
+    sources = [key for key in _SOURCE_KEYS if key in table]
+    if len(sources) > 1:
+        raise r.fail("[data]", f"give exactly one source of {', '.join(_SOURCE_KEYS)}; "
+                     f"this file gives {' and '.join(sources)}")
+    if not sources and any(key in table for key in _TABLE_KEYS):
+        raise r.fail("[data]", "no source: give one of path = \"data.csv\", table = \"...\" "
+                     "or query = \"SELECT ...\" (with url_env), or dataset = \"...\"")
+    source = sources[0] if sources else "dataset"
     fractions = {}
     for key in ("test_fraction", "validation_fraction"):
         value = r.get("data", table, key, _NUMBER, 0.2)
@@ -402,6 +457,19 @@ def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
     test_seed = r.get("data", table, "test_seed", int, None)
     if test_seed is not None:
         _check_seed(r, "[data] test_seed", test_seed)
+    common = {"seed": seed, "test_seed": test_seed, **fractions}
+    if source != "dataset":
+        for key in SYNTHETIC_DEFAULTS:
+            if key in table:
+                raise r.fail(f"[data] {key}", "only applies to dataset 'synthetic'")
+        return DataSpec(dataset=None, **_parse_table_source(r, table, source), **common)
+    for key in _TABLE_KEYS:
+        if key in table:
+            raise r.fail(f"[data] {key}", "only applies to your own data (path, table or "
+                         "query), not to a built-in dataset")
+    dataset = r.get("data", table, "dataset", str, "digits")
+    if dataset not in DATASETS:
+        raise r.unknown("[data] dataset", dataset, list(DATASETS))
     params = {}
     for key in SYNTHETIC_DEFAULTS:
         if key in table:
@@ -425,10 +493,91 @@ def _parse_data(r: _Reader, table: Mapping[str, Any]) -> DataSpec:
         if merged["n_samples"] < 10 * merged["n_classes"]:
             raise r.fail("[data] n_samples", f"{merged['n_samples']} is too small for "
                          f"{merged['n_classes']} classes")
-    spec = DataSpec(dataset=dataset, seed=seed, test_seed=test_seed,
-                    params=tuple(sorted(params.items())), **fractions)
+    spec = DataSpec(dataset=dataset, params=tuple(sorted(params.items())), **common)
     _check_splits(r, spec)
     return spec
+
+
+_SOURCE_KEYS = ("dataset", "path", "table", "query")
+_TABLE_KEYS = ("url_env", "target", "features", "drop", "categorical")
+_URL_IN_FILE = ("{what} does not belong in a study file, which goes into git: put the URL "
+                "in an environment variable and name it here, e.g. "
+                "url_env = \"CHURN_DATABASE_URL\"")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# scheme://user:password@host...  (userinfo with a colon before the @)
+_PASSWORD_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/@]*:[^/@]*@")
+
+
+def _has_password(value: Any) -> bool:
+    return isinstance(value, str) and _PASSWORD_URL.match(value.strip()) is not None
+
+
+def _names(r: _Reader, table: Mapping[str, Any], key: str, *, empty_ok: bool
+           ) -> tuple[str, ...] | None:
+    """A list of column names, or None if ``key`` is absent."""
+    if key not in table:
+        return None
+    value = table[key]
+    where = f"[data] {key}"
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise r.fail(where, f"must be a list of column names, got {value!r}")
+    if not value and not empty_ok:
+        raise r.fail(where, "must name at least one column")
+    seen = set()
+    for name in value:
+        if name in seen:
+            raise r.fail(where, f"names column {name!r} twice")
+        seen.add(name)
+    return tuple(value)
+
+
+def _parse_table_source(r: _Reader, table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The keys of a path / table / query source, checked against each other."""
+    value = r.get("data", table, source, str)
+    if not value.strip():
+        raise r.fail(f"[data] {source}", "must not be empty")
+    if source == "path":
+        if "://" in value:
+            raise r.fail("[data] path", "is a file path; for a database use table = "
+                         "\"...\" or query = \"...\" with url_env")
+        if file_format(Path(value)) is None:
+            raise r.fail("[data] path", f"{value!r}: unknown file type; use one of "
+                         f"{', '.join(FILE_FORMATS)}")
+        if "url_env" in table:
+            raise r.fail("[data] url_env", "only applies to table and query, not to path")
+        url_env = None
+    else:
+        if "url_env" not in table:
+            raise r.fail("[data] url_env", f"required with {source}: the name of the "
+                         "environment variable that holds the database URL, e.g. "
+                         "url_env = \"CHURN_DATABASE_URL\"")
+        url_env = table["url_env"]
+        if _has_password(url_env):
+            raise r.fail("[data] url_env", _URL_IN_FILE.format(
+                what="a database URL with a password"))
+        if not isinstance(url_env, str) or not _ENV_NAME.fullmatch(url_env):
+            shown = "a URL" if isinstance(url_env, str) and "://" in url_env else repr(url_env)
+            raise r.fail("[data] url_env", f"must be the name of an environment variable "
+                         f"(letters, digits, _), got {shown}")
+    target = r.get("data", table, "target", str)
+    if not target:
+        raise r.fail("[data] target", "must name a column")
+    features = _names(r, table, "features", empty_ok=False)
+    drop = _names(r, table, "drop", empty_ok=True) or ()
+    categorical = _names(r, table, "categorical", empty_ok=True)
+    for key, names in (("features", features), ("drop", drop), ("categorical", categorical)):
+        if names and target in names:
+            raise r.fail(f"[data] {key}", f"names the target column {target!r}")
+    both = sorted(set(features or ()) & set(drop))
+    if both:
+        raise r.fail("[data] drop", f"column {both[0]!r} is also in features")
+    for name in categorical or ():
+        if name in drop:
+            raise r.fail("[data] categorical", f"column {name!r} is also in drop")
+        if features is not None and name not in features:
+            raise r.fail("[data] categorical", f"column {name!r} is not in features")
+    return {source: value, "url_env": url_env, "target": target, "features": features,
+            "drop": drop, "categorical": categorical}
 
 
 def _check_model_value(r: _Reader, where: str, key: str, value: Any) -> Any:
