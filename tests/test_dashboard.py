@@ -127,7 +127,7 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
                 polls_while_both_ran += both
             time.sleep(0.05)
         outs = [w.communicate() for w in workers]
-        for w, (_, err) in zip(workers, outs):
+        for w, (_, err) in zip(workers, outs, strict=True):
             assert w.returncode == 0, err
             assert "database is locked" not in err and "Traceback" not in err
         assert polls_while_both_ran >= 3, "the API was read while both workers wrote"

@@ -9,8 +9,8 @@ import pytest
 
 from tuner.spec import SpecError, load_spec
 
-
-HEAD = '[study]\nname = "churn"\nn_trials = 4\n\n[search]\nalpha = { prior = "log-uniform", low = 1e-3, high = 1.0 }\n\n'
+HEAD = ('[study]\nname = "churn"\nn_trials = 4\n\n[search]\n'
+        'alpha = { prior = "log-uniform", low = 1e-3, high = 1.0 }\n\n')
 
 
 def write(tmp_path: Path, data: str) -> Path:

@@ -211,7 +211,7 @@ def test_hidden_layers_have_weights_and_no_bias_and_learn_gamma_and_beta(digits)
     assert [b.shape for b in clf.betas_] == [(32,), (16,)]
     assert [r.shape for r in clf.running_mean_] == [(32,), (16,)]
     assert [r.shape for r in clf.running_var_] == [(32,), (16,)]
-    for gamma, beta in zip(clf.gammas_, clf.betas_):
+    for gamma, beta in zip(clf.gammas_, clf.betas_, strict=True):
         assert not np.allclose(gamma, 1.0)
         assert not np.allclose(beta, 0.0)
 
@@ -297,7 +297,7 @@ def test_same_seed_same_model_different_seed_different_model(digits):
     second = MLPClassifierBN(epochs=2, seed=5).fit(X_train, y_train)
     other = MLPClassifierBN(epochs=2, seed=6).fit(X_train, y_train)
     assert np.array_equal(first.predict_proba(X_val), second.predict_proba(X_val))
-    assert all(np.array_equal(a, b) for a, b in zip(first.coefs_, second.coefs_))
+    assert all(np.array_equal(a, b) for a, b in zip(first.coefs_, second.coefs_, strict=True))
     assert not np.array_equal(first.coefs_[0], other.coefs_[0])
 
 
@@ -375,7 +375,8 @@ def test_save_load_round_trip_is_exact(tmp_path, labels):
     assert np.array_equal(loaded.classes_, clf.classes_)
     assert loaded.classes_.dtype == clf.classes_.dtype
     assert loaded.get_params() == clf.get_params()
-    assert all(np.array_equal(a, b) for a, b in zip(loaded.running_var_, clf.running_var_))
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.running_var_, clf.running_var_,
+                                                     strict=True))
     assert np.array_equal(loaded.extra_["scaler_mean"], np.arange(6.0))
     assert set(loaded.extra_) == {"scaler_mean", "scaler_scale"}
     assert loaded.n_epochs_ == 3 and loaded.loss_curve_ == clf.loss_curve_

@@ -54,7 +54,7 @@ def check(forward, backward, inputs, rng):
     grads = backward(weights.copy(), cache)
     grads = grads if isinstance(grads, tuple) else (grads,)
     assert len(grads) == len(inputs)  # one gradient per input
-    for analytic, array in zip(grads, inputs):
+    for analytic, array in zip(grads, inputs, strict=True):
         numeric = numeric_gradient(lambda: float(np.sum(forward(*inputs)[0] * weights)), array)
         assert analytic.shape == array.shape
         assert relative_error(analytic, numeric) < 1e-6

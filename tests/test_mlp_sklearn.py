@@ -71,7 +71,7 @@ def test_grid_search_picks_the_learning_rate_that_trains(iris):
     assert len(results["params"]) == 4
     assert search.best_params_["learning_rate"] == 0.1  # 1e-5 barely moves in 30 epochs
     assert search.best_score_ > 0.9
-    tiny = [s for s, p in zip(results["mean_test_score"], results["params"])
+    tiny = [s for s, p in zip(results["mean_test_score"], results["params"], strict=True)
             if p["learning_rate"] == 1e-5]  # fmt: skip
     assert max(tiny) < search.best_score_
     assert search.best_estimator_.score(X, y) > 0.9

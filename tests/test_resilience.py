@@ -112,16 +112,16 @@ def _run_through_outage(tmp_path: Path, server, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["restart", "stop"])
-def test_workers_survive_postgresql_outage(tmp_path: Path, private_pg, how: str) -> None:
+def test_workers_survive_postgresql_outage(tmp_path: Path, private_pg, how: str) -> None:  # noqa: F811
     _run_through_outage(tmp_path, private_pg, how)
 
 
 @pytest.mark.parametrize("how", ["restart", "stop"])
-def test_workers_survive_mariadb_outage(tmp_path: Path, private_mariadb, how: str) -> None:
+def test_workers_survive_mariadb_outage(tmp_path: Path, private_mariadb, how: str) -> None:  # noqa: F811
     _run_through_outage(tmp_path, private_mariadb, how)
 
 
-def test_storage_gives_up_after_outage_timeout_in_one_line(private_pg, monkeypatch) -> None:
+def test_storage_gives_up_after_outage_timeout_in_one_line(private_pg, monkeypatch) -> None:  # noqa: F811
     """Calls retry through an outage, then raise StorageLost naming the limit; the next
     call after the database returns works again."""
     from tuner.storage import StorageLost, mask_url, open_storage

@@ -50,7 +50,8 @@ def study_file(folder: Path, *, name: str = '"limits"', dataset: str = "iris", d
 
 
 CASES = {
-    "model seed -1": ({"model": "epochs = 2\nseed = -1"}, "[model] seed", "between 0 and 4294967295"),
+    "model seed -1": ({"model": "epochs = 2\nseed = -1"}, "[model] seed",
+                      "between 0 and 4294967295"),
     "sampler seed -1": ({"sampler": "seed = -1"}, "[sampler] seed", "between 0 and"),
     "sampler seed 2**32": ({"sampler": "seed = 4294967296"}, "[sampler] seed", "between 0"),
     "data seed 2**32": ({"data": "seed = 4294967296"}, "[data] seed", "between 0"),

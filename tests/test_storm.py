@@ -5,7 +5,6 @@ WAITING, and the workers alive at the end must exit 0."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess

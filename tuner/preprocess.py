@@ -270,7 +270,7 @@ class Preprocessing:
     def feature_names(self) -> list[str]:
         """One name per output column: the numeric column, or "column=category"."""
         names = list(self.numeric)
-        for column, cats in zip(self.categorical, self.categories):
+        for column, cats in zip(self.categorical, self.categories, strict=True):
             names += [f"{column}={c}" for c in cats]
         return names
 
@@ -307,7 +307,7 @@ class Preprocessing:
         out[:, :len(self.numeric)] = block.T
         del block
         offset = len(self.numeric)
-        for name, cats in zip(self.categorical, self.categories):
+        for name, cats in zip(self.categorical, self.categories, strict=True):
             codes = self._codes(frame[name], cats)
             if rows is not None:
                 codes = codes[rows]
@@ -345,8 +345,8 @@ class Preprocessing:
         """Names, order, categories and classes: plain JSON (no arrays, no pickle)."""
         return {"format": FORMAT, "target": self.target, "classes": list(self.classes),
                 "numeric": list(self.numeric), "categorical": list(self.categorical),
-                "categories": {c: list(cats) for c, cats in zip(self.categorical,
-                                                                self.categories)},
+                "categories": {c: list(cats) for c, cats in
+                               zip(self.categorical, self.categories, strict=True)},
                 "missing": MISSING}
 
     @classmethod
@@ -380,7 +380,8 @@ class Preprocessing:
             return NotImplemented
         return (json.dumps(self.to_json()) == json.dumps(other.to_json())
                 and all(np.array_equal(a, b) for a, b in
-                        zip(self.to_arrays().values(), other.to_arrays().values())))
+                        zip(self.to_arrays().values(), other.to_arrays().values(),
+                            strict=True)))
 
     __hash__ = None  # type: ignore[assignment]  # arrays inside: not hashable
 

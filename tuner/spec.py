@@ -16,6 +16,7 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -418,7 +419,7 @@ def _check_memory(r: _Reader, data: DataSpec, model: ModelSpec,
         elif p.name == "batch_size" and p.high is not None:
             batch = max(batch, int(p.high))
     layers = [features, *widths, classes]
-    weights = sum(a * b + 2 * b for a, b in zip(layers, layers[1:]))
+    weights = sum(a * b + 2 * b for a, b in pairwise(layers))
     # raw float64 data + scaled copies of every split; weights, gradient, momentum and a
     # saved copy; forward and backward activations of one batch with batch-norm caches.
     data_bytes = n * features * (8 * 2 + itemsize)

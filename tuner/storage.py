@@ -32,7 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +218,7 @@ class TunerStorage(RDBStorage):
         TrialHeartbeatModel, TrialModel = models.TrialHeartbeatModel, models.TrialModel
 
         # Optuna 5 stores datetime_start in UTC, from the worker's clock.
-        cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=grace)
+        cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=grace)
         no_beat = ~sqlalchemy.exists().where(TrialHeartbeatModel.trial_id == TrialModel.trial_id)
         query = (sqlalchemy.select(TrialModel.trial_id)
                  .where(TrialModel.study_id == study_id)

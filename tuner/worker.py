@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,7 @@ def plan_jobs(spec: StudySpec, splits: Splits, requested: int | str, *,
     batch = max([spec.model.batch_size] + [int(p.high or 0) for p in spec.search
                                           if p.name == "batch_size"])
     layers = [splits.n_features, *([widest] * len(spec.model.hidden)), splits.n_classes]
-    flops = 6 * batch * sum(a * b for a, b in zip(layers, layers[1:]))  # fwd + 2 bwd GEMMs
+    flops = 6 * batch * sum(a * b for a, b in pairwise(layers))  # fwd + 2 bwd GEMMs
     itemsize = 4 if spec.model.dtype == "float32" else 8
     data_bytes = sum(a.nbytes for a in splits.arrays().values())
     per_trial = 200 * 2**20 + 3 * data_bytes + 8 * batch * sum(layers) * itemsize

@@ -21,6 +21,7 @@ import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ def parameter_shapes(
     """
     sizes = (n_features, *hidden)
     shapes: list[tuple[str, tuple[int, ...]]] = []
-    for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, units) in enumerate(pairwise(sizes)):
         shapes.append((f"W{i}", (fan_in, units)))
         shapes += [(f"gamma{i}", (units,)), (f"beta{i}", (units,))] if batchnorm else [
             (f"b{i}", (units,))

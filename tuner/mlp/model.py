@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from tuner.mlp import io
 from tuner.mlp.checks import (
     DivergedError,
     NotFittedError,
@@ -47,7 +48,6 @@ from tuner.mlp.checks import (
     check_X,
     check_y,
 )
-from tuner.mlp import io
 from tuner.mlp.io import ModelFormatError
 from tuner.mlp.layers import (
     affine_backward,
@@ -268,7 +268,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         eps, hidden, buffers = self._p["eps"], self._hidden, ws.hidden
         caches = []
         a = X
-        for layer, buf in zip(hidden, buffers):
+        for layer, buf in zip(hidden, buffers, strict=True):
             if layer.gamma is not None:
                 z, linear = linear_forward(a, layer.W, out=buf.z)
                 h, bn = batchnorm_forward(
