@@ -5,6 +5,9 @@ comes in phase 2). It runs `tuner.worker.work` in this process, exactly as
 `tuner study run --jobs 1` does, on a fresh storage, and compares:
 
 - ``today``: the shipped code;
+- ``asktell``: write-behind of values and user attributes (written with the trial's first
+  heartbeat in one transaction), an ask/tell loop instead of `study.optimize`: stale checks
+  every grace/2 s instead of before every trial, one heartbeat thread per process;
 - ``writebehind``: the same `work()` with (a) intermediate values buffered in memory and
   written in one transaction every ``--flush-s`` seconds and before the trial's state or
   attributes change, (b) the pruner deciding from a view of the study's finished trials
@@ -114,6 +117,116 @@ def make_writebehind(base: type, flush_s: float) -> type:
     return WriteBehind
 
 
+def make_asktell_storage(base: type, flush_s: float) -> type:
+    """Write-behind of intermediate values AND user attributes, written with the trial's
+    first heartbeat in one transaction; everything flushed before the state changes."""
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    WB = make_writebehind(base, flush_s)
+
+    class AskTell(WB):  # type: ignore[misc, valid-type]
+        def _wb_init(self) -> None:
+            super()._wb_init()
+            self._attrs: dict[int, dict[str, Any]] = {}
+            self._beaten: set[int] = set()
+
+        def flush(self, trial_id: int | None = None) -> None:
+            with self._wb_lock:
+                if trial_id is None:
+                    pending, self._wb = self._wb, {}
+                    attrs, self._attrs = self._attrs, {}
+                else:
+                    pending = {trial_id: self._wb.pop(trial_id)} if trial_id in self._wb else {}
+                    attrs = {trial_id: self._attrs.pop(trial_id)} if trial_id in self._attrs else {}
+                self._wb_last = time.monotonic()
+            ids = set(pending) | set(attrs)
+            if not ids:
+                return
+            with _create_scoped_session(self.scoped_session, True) as session:
+                for tid, steps in pending.items():
+                    for step, value in steps.items():
+                        self._set_trial_intermediate_value_without_commit(session, tid, step, value)
+                for tid, kv in attrs.items():
+                    for key, value in kv.items():
+                        self._set_trial_attr_without_commit(
+                            session, models.TrialUserAttributeModel, tid, key, value)
+                for tid in ids - self._beaten:  # the first beat rides along
+                    session.add(models.TrialHeartbeatModel(trial_id=tid))
+                    self._beaten.add(tid)
+
+        def set_trial_user_attr(self, trial_id, key, value):
+            with self._wb_lock:
+                self._attrs.setdefault(trial_id, {})[key] = value
+
+    return AskTell
+
+
+def work_asktell(storage: Any, spec: Any, splits: Any, version: str, *, seed: int,
+                 on_trial: Any, flush_s: float) -> None:
+    """`tuner.worker.work` as an ask/tell loop: stale checks every grace/2 s, one heartbeat
+    thread for the process, the pruner's view invalidated after each tell."""
+    import warnings
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from tuner.objective import Interrupted, make_objective, make_pruner
+    from tuner.space import make_sampler
+    from tuner.storage import QuotaReached, retry_trial
+
+    pruner = CachedViewPruner(make_pruner(spec.pruner, spec.model.epochs), flush_s)
+    study = optuna.load_study(storage=storage, study_name=version,
+                              sampler=make_sampler(spec, seed=seed), pruner=pruner)
+    objective = make_objective(spec, splits, stop=threading.Event())
+    interval, grace = storage.heartbeat_interval, storage.grace_period
+    current: list[int | None] = [None]
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(interval):
+            tid = current[0]
+            if tid is not None and tid in storage._beaten:
+                storage.record_heartbeat(tid)
+
+    beater = threading.Thread(target=beat, daemon=True)
+    beater.start()
+    last_stale = -1e9
+    storage.enforce_quota = True
+    try:
+        while True:
+            if time.monotonic() - last_stale >= grace / 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    optuna.storages.fail_stale_trials(study)
+                last_stale = time.monotonic()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    trial = study.ask()
+            except QuotaReached:
+                break
+            current[0] = trial._trial_id
+            storage.flush(trial._trial_id)  # nothing pending yet: writes the first beat
+            if trial._trial_id not in storage._beaten:
+                storage.record_heartbeat(trial._trial_id)
+                storage._beaten.add(trial._trial_id)
+            try:
+                value = objective(trial)
+                frozen = study.tell(trial, value)
+            except optuna.TrialPruned:
+                frozen = study.tell(trial, state=TrialState.PRUNED)
+            except Interrupted:
+                frozen = study.tell(trial, state=TrialState.FAIL)
+                retry_trial(study, frozen)
+            current[0] = None
+            pruner._trials = None  # this process changed the study: re-read next time
+            on_trial(study, frozen)
+    finally:
+        storage.enforce_quota = False
+        done.set()
+
+
 class CachedViewPruner:
     """Wraps a pruner: it sees the study's finished trials as re-read at most every
     ``ttl`` seconds (its own trial comes from the Trial object, always current)."""
@@ -190,6 +303,9 @@ def run(file: str, url: str | None, n_trials: int, variant: str, pruner: str,
     fresh, drop = _fresh_url(url, tmp)
     try:
         storage = open_storage(fresh)
+        if variant == "asktell":
+            storage.__class__ = make_asktell_storage(type(storage), flush_s)
+            storage._wb_init()
         if variant == "writebehind":
             storage.__class__ = make_writebehind(type(storage), flush_s)
             storage._wb_init()
@@ -220,8 +336,12 @@ def run(file: str, url: str | None, n_trials: int, variant: str, pruner: str,
                 in_callback.append(time.perf_counter() - c0)
 
             t0 = time.perf_counter()
-            worker.work(storage, spec, splits, version, seed=spec.sampler.seed,
-                        stop=threading.Event(), on_trial=fit_alone)
+            if variant == "asktell":
+                work_asktell(storage, spec, splits, version, seed=spec.sampler.seed,
+                             on_trial=fit_alone, flush_s=flush_s)
+            else:
+                worker.work(storage, spec, splits, version, seed=spec.sampler.seed,
+                            stop=threading.Event(), on_trial=fit_alone)
             wall = time.perf_counter() - t0 - sum(in_callback)
         finally:
             if variant == "writebehind":
@@ -272,7 +392,7 @@ def main() -> None:
     ap.add_argument("--flush-s", type=float, default=1.0)
     a = ap.parse_args()
     instrument()
-    variants = a.variant or ["today", "writebehind"]
+    variants = a.variant or ["today", "writebehind", "asktell"]
     results: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for r in range(a.repeat):
         for v in variants:  # interleaved: the machine's load hits both alike
