@@ -229,11 +229,15 @@ def work_asktell(storage: Any, spec: Any, splits: Any, version: str, *, seed: in
 
 class CachedViewPruner:
     """Wraps a pruner: it sees the study's finished trials as re-read at most every
-    ``ttl`` seconds (its own trial comes from the Trial object, always current)."""
+    ``ttl`` seconds (its own trial comes from the Trial object, always current), and the
+    running trial's system attributes from a process-local copy (Optuna hands pruners a
+    lazy copy that re-reads the whole trial from the storage on first touch, which
+    SuccessiveHalving does at every epoch); writes still go to the storage at once."""
 
     def __init__(self, pruner: Any, ttl: float) -> None:
         self._pruner, self._ttl = pruner, ttl
         self._at, self._trials = -1e9, None
+        self._sys: dict[int, dict[str, Any]] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pruner, name)
@@ -244,8 +248,25 @@ class CachedViewPruner:
             self._trials = study.get_trials(deepcopy=False)
             self._at = now
         outer = self
+        tid = trial._trial_id
+        if tid not in self._sys:
+            self._sys = {tid: dict(study._storage.get_trial_system_attrs(tid))}
+        local = self._sys[tid]
+        trial.system_attrs = local
+        storage = study._storage
+
+        class StorageProxy:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(storage, name)
+
+            def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+                storage.set_trial_system_attr(trial_id, key, value)
+                if trial_id == tid:
+                    local[key] = value
 
         class View:
+            _storage = StorageProxy()
+
             def __getattr__(self, name: str) -> Any:
                 return getattr(study, name)
 
