@@ -42,7 +42,7 @@ def test_shipped_study_files_parse(path: Path) -> None:
 def test_digits_momentum_declares_the_log_priors() -> None:
     spec = load_spec(ROOT / "studies" / "digits-momentum.toml")
     alpha, beta = spec.param("alpha"), spec.param("beta")
-    assert (alpha.prior, alpha.low, alpha.high) == ("log-uniform", 1e-4, 1.0)
+    assert (alpha.prior, alpha.low, alpha.high) == ("log-uniform", 1e-2, 10.0)
     assert (beta.prior, beta.low, beta.high) == ("complement-log-uniform", 0.9, 0.999)
     dist = distribution(beta)
     assert optuna_name(beta) == "one_minus_beta"
