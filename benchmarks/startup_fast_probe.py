@@ -88,7 +88,6 @@ def alembic_head() -> str:
         pass
     import alembic.config
     import alembic.script
-
     from optuna.storages._rdb import storage as rdb
 
     config = alembic.config.Config(os.path.join(os.path.dirname(rdb.__file__), "alembic.ini"))
@@ -102,7 +101,13 @@ def alembic_head() -> str:
 def open_fast(url: str, no_alembic: bool):
     import sqlalchemy
 
-    from tuner.storage import TunerStorage, _engine_kwargs, _serialize_sqlite, heartbeat_settings, retry_trial
+    from tuner.storage import (
+        TunerStorage,
+        _engine_kwargs,
+        _serialize_sqlite,
+        heartbeat_settings,
+        retry_trial,
+    )
 
     parsed = sqlalchemy.engine.make_url(url)
     current = None

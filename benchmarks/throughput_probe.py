@@ -72,7 +72,6 @@ def instrument() -> None:
 
 def make_writebehind(base: type, flush_s: float) -> type:
     """A subclass of the storage class that buffers intermediate values."""
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
     class WriteBehind(base):  # type: ignore[misc, valid-type]
@@ -309,7 +308,7 @@ def run(file: str, url: str | None, n_trials: int, variant: str, pruner: str,
     from tuner.data import load_splits
     from tuner.fingerprint import study_fingerprints
     from tuner.mlp import MLPClassifierBN
-    from tuner.objective import make_pruner, model_params
+    from tuner.objective import model_params
     from tuner.spec import PrunerSpec, load_spec
     from tuner.storage import open_storage
 
