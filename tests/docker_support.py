@@ -50,6 +50,11 @@ def compose_binary() -> Path | None:
     return binary if os.access(binary, os.X_OK) else None
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment less what would reach Compose's interpolation."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_LEAKING)}
+
+
 def why_no_docker() -> str | None:
     """What is missing to run the stack here, or None."""
     for tool, package in (("dockerd", "docker.io"), ("debootstrap", "debootstrap")):
@@ -126,14 +131,12 @@ class Compose:
     env_file: Path
     binary: Path = field(default_factory=lambda: compose_binary() or Path("docker-compose"))
 
-    def env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith(_LEAKING)}
 
     def __call__(self, *args: str, check: bool = True,
                  timeout: float = 600) -> subprocess.CompletedProcess:
         return sh(self.binary, "--project-name", self.project, "--env-file", self.env_file,
                   "-f", COMPOSE_FILE, "-f", OFFLINE_OVERRIDE, *args,
-                  check=check, timeout=timeout, env=self.env())
+                  check=check, timeout=timeout, env=clean_env())
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """`docker compose run --rm cli ARGS`. --pull never: the image was built above;

@@ -178,9 +178,11 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
         wait_for(lambda: dc.health("db") == "healthy", "db healthy again")
         states = dict(dc.sql("select state, count(*) from trials group by state"))
         assert "RUNNING" not in states, states
-        # Handed back = marked FAIL, its parameters queued again as a WAITING trial.
-        assert int(states.get("FAIL", 0)) == handed, (states, worker_log)
-        assert int(states.get("WAITING", 0)) >= 1, states
+        # Handed back = marked FAIL, its parameters queued again as a WAITING trial. The
+        # scheduler may have been running trials too (its tick re-tunes what is unfinished)
+        # and hands its own back the same way.
+        failed, waiting = int(states.get("FAIL", 0)), int(states.get("WAITING", 0))
+        assert failed == waiting >= handed, (states, worker_log)
         # No trial cut short is stored as COMPLETE: each has every epoch's value.
         partial = dc.sql(
             "select s.study_name, t.number, count(v.step) from trials t "
@@ -283,7 +285,7 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
         dc("stop")
         for service in TUNER_SERVICES:
             assert set(exit_codes(dc, service)) == {0}, (service, dc.logs(service))
-    assert ("digits-momentum", 2) in before, before
+    assert ("digits-momentum/v2", 2) in before, before
     with step("down, then up -d again: the same studies"):
         dc("down")
         dc("up", "-d", "--no-build")

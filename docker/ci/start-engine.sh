@@ -11,6 +11,8 @@ fi
 log=${DOCKERD_LOG:-/var/log/dockerd.log}
 echo "start-engine: starting dockerd (log: $log)"
 nohup dockerd --iptables=false --ip6tables=false >> "$log" 2>&1 < /dev/null &
+# For whoever must stop it again (.ci/run does): its pid.
+[ -z "${DOCKERD_PIDFILE:-}" ] || echo $! > "$DOCKERD_PIDFILE"
 for _ in $(seq 60); do
     docker info > /dev/null 2>&1 && exit 0
     sleep 1
