@@ -16,6 +16,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import time
 import tomllib
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, missing
+from conftest import ROOT, missing, write_study
 from docker_support import (BASE_IMAGE, TUNER_IMAGE, Compose, Steps, build_db_image,
                             build_tuner_image, http_get, make_base_image, sh, start_engine,
                             wait_for, why_no_docker)
@@ -131,7 +132,7 @@ def test_the_compose_stack_in_docker(tmp_path: Path, capsys: pytest.CaptureFixtu
                  env_file(tmp_path / "stack.env", studies["digits-momentum"].parent, port))
     base = f"http://127.0.0.1:{port}"
     try:
-        _run_the_stack(dc, step, studies, base)
+        _run_the_stack(dc, step, studies, base, tmp_path)
     finally:
         try:
             if os.environ.get("TUNER_E2E_KEEP") != "1":
@@ -141,7 +142,8 @@ def test_the_compose_stack_in_docker(tmp_path: Path, capsys: pytest.CaptureFixtu
             say(step.table())
 
 
-def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str) -> None:
+def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str,
+                   tmp_path: Path) -> None:
     epochs = {name: tomllib.loads(f.read_text())["model"]["epochs"]
               for name, f in studies.items()}
 
@@ -297,6 +299,47 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
             _get_or_none(f"{base}/artifacts/{sid}/{trial_id}/{artifact['artifact_id']}")),
             "the dashboard back up", every_s=1)
         assert status == 200
+
+    # --- failures a user meets: one line each, exit 2 ------------------------------------
+    with step("worker on a folder with a broken study file: the next file still runs"):
+        folder = tmp_path / "with-a-broken-file"
+        folder.mkdir()
+        folder.chmod(0o755)
+        (folder / "a-broken.toml").write_text('[study]\nname = "broken"\nn_trials = 0\n')
+        shutil.copy(write_study(tmp_path, name="fine", n_trials=3), folder / "fine.toml")
+        for file in folder.iterdir():
+            file.chmod(0o644)
+        # The same worker service, its studies folder mounted from elsewhere.
+        result = dc("run", "--rm", "-T", "--pull", "never", "--no-deps",
+                    "-v", f"{folder}:/app/studies:ro", "worker", check=False)
+        out = result.stdout + result.stderr
+        assert result.returncode == 2, out
+        errors = [line for line in out.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith("error: studies/a-broken.toml"), out
+        assert re.search(r"worker \d+ done: ran 3 trials of fine$", out, re.M), out
+        assert "Traceback" not in out
+
+    with step("TUNER_STORAGE empty in dashboard, worker and scheduler: one line, exit 2"):
+        for service in TUNER_SERVICES:
+            result = dc("run", "--rm", "-T", "--pull", "never", "--no-deps",
+                        "-e", "TUNER_STORAGE=", service, check=False)
+            out = result.stdout + result.stderr
+            assert result.returncode == 2, (service, out)
+            errors = [line for line in out.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1, (service, out)
+            assert errors[0].startswith("error: TUNER_STORAGE is empty and "
+                                        "TUNER_REQUIRE_STORAGE=1 refuses"), errors
+            assert "Traceback" not in out
+
+    # --- the image without compose ---------------------------------------------------------
+    with step("docker run IMAGE (help), docker run IMAGE study run studies/digits-momentum.toml"):
+        result = sh("docker", "run", "--rm", TUNER_IMAGE)
+        assert result.stdout.startswith("Usage: tuner"), result.stdout
+        # As it is: the shipped study (40 trials), SQLite in the working folder /app.
+        result = sh("docker", "run", "--rm", TUNER_IMAGE, "study", "run",
+                    "studies/digits-momentum.toml")
+        assert "40 trials finished" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def _get_or_none(url: str) -> tuple[int, bytes]:
