@@ -123,9 +123,9 @@ def test_the_compose_stack_in_docker(tmp_path: Path, capsys: pytest.CaptureFixtu
         start_engine()
     with step(f"base image {BASE_IMAGE}: debootstrap + docker import, or reused"):
         make_base_image()
-    with step("db image: PostgreSQL from Debian's package (layers cached)"):
+    with step("db image: PostgreSQL from Debian's package, built or cached"):
         build_db_image()
-    with step(f"tuner image: docker build --build-arg PYTHON_IMAGE={BASE_IMAGE}"):
+    with step(f"tuner image: docker build --build-arg PYTHON_IMAGE={BASE_IMAGE}, built or cached"):
         build_tuner_image()
 
     studies = user_studies(tmp_path / "studies")
