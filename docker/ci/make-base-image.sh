@@ -19,7 +19,13 @@ if docker image inspect "$name" > /dev/null 2>&1; then
     exit 0
 fi
 dir=$(mktemp -d /var/tmp/tuner-base.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+# debootstrap mounts /proc, /sys (and, in a container, /dev) inside the folder and
+# unmounts them itself; should one stay after a failure, never delete through it.
+cleanup() {
+    for m in dev/pts dev sys proc; do umount "$dir/$m" 2> /dev/null || true; done
+    rm -rf --one-file-system "$dir"
+}
+trap cleanup EXIT
 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$dir" "$mirror" > "$dir.log" 2>&1 || { tail -n 20 "$dir.log" >&2; exit 1; }
 rm -f "$dir.log"
