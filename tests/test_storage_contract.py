@@ -121,3 +121,19 @@ def test_crashes_requeue_without_limit_and_own_failures_at_most_max_retry(
             break
     assert queued == [True] * MAX_RETRY + [False]
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+
+
+def test_cli_masks_every_piece_of_a_password_it_remembers() -> None:
+    """The CLI's secret set holds the password as typed and its pieces, not only what the
+    URL parser took for the password (before: "pa55" alone, so "Hid3den/Part" showed in
+    any later message that echoed the URL's tail)."""
+    from tuner.cli.app import CliState
+
+    state = CliState()
+    state.remember(AT_IN_PASSWORD)
+    state.remember("postgresql://u:s3cr%40tW0rd@h/db")
+    leaked = (f"could not connect to {AT_IN_PASSWORD}; host Hid3den/Part@127.0.0.1 "
+              "said no to s3cr@tW0rd (typed s3cr%40tW0rd)")
+    text = state.scrub(leaked)
+    for piece in ("pa55", "Hid3den", "Part", "s3cr", "tW0rd"):
+        assert piece not in text, text

@@ -51,8 +51,8 @@ from tuner.optuna_private import rdb_models
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
     "StorageLost", "TunerStorage",
-    "mask_url", "open_storage", "requeue", "resolve_storage_url", "retry_trial", "transient_cause",
-    "url_password",
+    "mask_url", "open_storage", "password_pieces", "requeue", "resolve_storage_url",
+    "retry_trial", "transient_cause", "url_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -600,21 +600,28 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
             delay = min(delay * 2, 5.0)
 
 
+def password_pieces(url: str) -> list[str]:
+    """Every string that may show ``url``'s password, longest first, for scrubbing: the
+    password as typed (up to the last ``@``), as the URL parser decoded it (what the
+    driver was given), and, since a password the parser split leaks in pieces (a "host"
+    of its tail), each piece of those between ``@ / : ? #`` long enough (4+ characters)
+    not to mangle ordinary words."""
+    secrets = [url_password(url)]
+    try:
+        secrets.append(make_url(url).password)
+    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
+        pass
+    pieces = {str(p) for p in secrets if p}
+    for secret in list(pieces):
+        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
+    return sorted(pieces, key=len, reverse=True)
+
+
 def _one_line(e: BaseException, url: str) -> str:
     """The first line of the driver's message, without SQL, and without the password."""
     inner = getattr(e, "orig", None) or e
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-    secrets = [url_password(url)]
-    try:
-        secrets.append(make_url(url).password)  # what the driver was given
-    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
-        pass
-    # A password the parser split also leaks in pieces (a "host" of its tail): scrub each
-    # piece long enough not to mangle ordinary words.
-    pieces = {str(p) for p in secrets if p}
-    for secret in list(pieces):
-        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
-    for secret in sorted(pieces, key=len, reverse=True):
+    for secret in password_pieces(url):
         text = text.replace(secret, "***")
     return text[:300]
 
