@@ -355,6 +355,9 @@ _RETRIED = (
     "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
     "set_trial_user_attr", "set_trial_system_attr", "get_trial_id_from_study_id_trial_number",
     "get_trial", "get_all_trials", "get_n_trials", "get_best_trial", "_get_stale_trial_ids",
+    # What Optuna's _CachedStorage (the wrapper every Study puts around an RDB storage)
+    # calls on its backend directly, bypassing the public names above.
+    "_create_new_trial", "_set_trial_param", "_get_best_trial_id", "_get_trials",
 )
 
 

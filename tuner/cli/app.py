@@ -76,11 +76,14 @@ class _DropInterrupted(logging.Filter):
     """Optuna logs an interrupted trial as a failure with a traceback; tuner handles that
     case itself (the trial is queued again), so keep the noise out of the terminal."""
 
+    tracebacks = False  # -v: keep Optuna's traceback of a failed trial
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "_OwnFailure(" in message:  # the objective's own error: one line, no traceback
+        if "failed with parameters" in message and not self.tracebacks:
+            # One line per failed trial (its error is in the line); tuner says what it
+            # does about it (handed back, queued again, given up).
             record.exc_info, record.exc_text = None, None
-            return True
         # Interrupted: handed back; _TakenAway: failed as stale by another worker, which
         # queued it again. Neither is news, and tuner.worker logs its own line.
         return ("Interrupted(" not in message and "_TakenAway(" not in message
@@ -122,6 +125,7 @@ def _setup_logging(state: CliState) -> None:
         level = logging.ERROR
     optuna.logging.set_verbosity(level)
     optuna.logging.disable_propagation()
+    _DROP_INTERRUPTED.tracebacks = state.verbose >= 1
     for handler in logging.getLogger("optuna").handlers:
         if _DROP_INTERRUPTED not in handler.filters:
             handler.addFilter(_DROP_INTERRUPTED)
