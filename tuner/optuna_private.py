@@ -31,6 +31,15 @@ REQUIRED = (
     ("optuna.storages._rdb.models", "TrialHeartbeatModel"),
     ("optuna.storages._rdb.models", "TrialModel._datetime_start_utc"),
     ("optuna.distributions", "BaseDistribution._contains"),
+    # Hooks `tuner.storage.TunerStorage` overrides (the budget check runs inside
+    # `_get_prepared_new_trial`, on the transaction that has locked the study's row).
+    ("optuna.storages._rdb.storage", "RDBStorage._create_new_trial"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_prepared_new_trial"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_stale_trial_ids"),
+    # ... and retries through an outage, as Optuna's _CachedStorage calls them directly.
+    ("optuna.storages._rdb.storage", "RDBStorage._set_trial_param"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_best_trial_id"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_trials"),
 )
 
 

@@ -38,20 +38,17 @@ class CliState:
     secrets: set[str] = field(default_factory=set)
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
+        for secret in sorted(self.secrets, key=len, reverse=True):  # a whole before a piece
             text = text.replace(secret, "***")
         return text
 
     def remember(self, url: str) -> None:
-        """Mask the password of ``url`` in everything printed from now on."""
-        from sqlalchemy.engine import make_url
+        """Mask the password of ``url`` in everything printed from now on: as typed, as
+        decoded, and its pieces (`tuner.storage.password_pieces`), whatever the URL
+        parser made of an un-encoded ``@`` or ``/`` in it."""
+        from tuner.storage import password_pieces
 
-        try:
-            password = make_url(url).password
-        except Exception:
-            return
-        if password:
-            self.secrets.add(str(password))
+        self.secrets.update(password_pieces(url))
 
 
 def cli_state(ctx: click.Context | None = None) -> CliState:
@@ -79,9 +76,18 @@ class _DropInterrupted(logging.Filter):
     """Optuna logs an interrupted trial as a failure with a traceback; tuner handles that
     case itself (the trial is queued again), so keep the noise out of the terminal."""
 
+    tracebacks = False  # -v: keep Optuna's traceback of a failed trial
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "Interrupted(" not in message and not message.endswith("failed with value None.")
+        if "failed with parameters" in message and not self.tracebacks:
+            # One line per failed trial (its error is in the line); tuner says what it
+            # does about it (handed back, queued again, given up).
+            record.exc_info, record.exc_text = None, None
+        # Interrupted: handed back; _TakenAway: failed as stale by another worker, which
+        # queued it again. Neither is news, and tuner.worker logs its own line.
+        return ("Interrupted(" not in message and "_TakenAway(" not in message
+                and not message.endswith("failed with value None."))
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -119,6 +125,7 @@ def _setup_logging(state: CliState) -> None:
         level = logging.ERROR
     optuna.logging.set_verbosity(level)
     optuna.logging.disable_propagation()
+    _DROP_INTERRUPTED.tracebacks = state.verbose >= 1
     for handler in logging.getLogger("optuna").handlers:
         if _DROP_INTERRUPTED not in handler.filters:
             handler.addFilter(_DROP_INTERRUPTED)
