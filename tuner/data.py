@@ -18,6 +18,7 @@ from tuner.errors import TunerError
 if TYPE_CHECKING:
     from sklearn.preprocessing import StandardScaler
 
+    from tuner.cache import Scaler
     from tuner.preprocess import Preprocessing
     from tuner.spec import StudySpec
     from tuner.table import Table
@@ -114,7 +115,7 @@ class Splits:
     scaler_scale: np.ndarray
     # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
     # bit like these arrays did (`tuner predict` relies on it).
-    scaler: StandardScaler | None = None
+    scaler: StandardScaler | Scaler | None = None
     # A file or database source (tuner/table.py): the fitted preprocessing, which
     # `tuner predict` re-applies from the model file, and the rows with their content
     # fingerprint. None for the built-in datasets.
@@ -186,5 +187,12 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
 
 
 def spec_splits(spec: StudySpec) -> Splits:
-    """The splits a study file's trials train and score on: its [data] and [model] dtype."""
-    return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())
+    """The splits a study file's trials train and score on: its [data] and [model] dtype.
+
+    A built-in dataset's splits come from the on-disk cache when nothing they depend on
+    changed (tuner/cache.py), which spares the command the scikit-learn import.
+    """
+    from tuner.cache import cached_splits
+
+    return cached_splits(spec, lambda: load_splits(
+        spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs()), Splits)
