@@ -142,3 +142,23 @@ def test_a_hit_does_not_import_scikit_learn(tmp_path: Path, cache_folder: Path) 
                          check=True, env={"TUNER_CACHE_DIR": str(cache_folder),
                                           "PATH": "/usr/bin:/bin"}).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.unit
+def test_a_loader_registered_in_datasets_is_never_cached(
+        tmp_path: Path, cache_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.datasets import load_iris
+
+    import tuner.data
+
+    spec = load_spec(write_study(tmp_path, dataset="iris"))
+    before = spec_splits(spec)
+
+    def moved(seed: int):
+        X, y = load_iris(return_X_y=True)
+        return X + 1.0, y
+
+    monkeypatch.setitem(tuner.data.DATASETS, "iris", moved)
+    after = spec_splits(spec)
+    assert after.scaler.mean_.tobytes() != before.scaler.mean_.tobytes()
+    assert len(cached_files(cache_folder)) == 1
