@@ -164,3 +164,40 @@ def test_transient_cause_sees_through_optunas_unbound_local_error() -> None:
         run_trial()
     assert transient_cause(raised.value) is lost
     assert transient_cause(ValueError("x")) is None
+
+
+def test_worker_gives_up_mid_trial_in_one_line(tmp_path: Path, private_pg) -> None:  # noqa: F811
+    """A storage that stays away past TUNER_OUTAGE_TIMEOUT while the workers are mid-trial:
+    each exits 2 with one line naming the setting (before: exit 1, "unexpected error:
+    UnboundLocalError" from Optuna's _run_trial)."""
+    url = fresh_database(private_pg)
+    study = write_study(tmp_path, name="giveup", n_trials=20, epochs=400, dataset="digits")
+    procs = [start_worker(study, url, {"TUNER_OUTAGE_TIMEOUT": "5"}) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # both mid-trial
+            try:
+                states = [t.state for t in trials(url, "giveup")]
+            except KeyError:
+                states = []
+            if states.count(TrialState.RUNNING) >= 2:
+                break
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the workers never got going")
+        private_pg.stop()
+        try:
+            outputs = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+        finally:
+            private_pg.start()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for code, err in outputs:
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert code == 2, err
+        assert "Traceback" not in err and "unexpected error" not in err, err
+        assert len(lines) == 1 and "TUNER_OUTAGE_TIMEOUT" in lines[0], err

@@ -121,3 +121,51 @@ def test_crashes_requeue_without_limit_and_own_failures_at_most_max_retry(
             break
     assert queued == [True] * MAX_RETRY + [False]
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+
+
+def test_cli_masks_every_piece_of_a_password_it_remembers() -> None:
+    """The CLI's secret set holds the password as typed and its pieces, not only what the
+    URL parser took for the password (before: "pa55" alone, so "Hid3den/Part" showed in
+    any later message that echoed the URL's tail)."""
+    from tuner.cli.app import CliState
+
+    state = CliState()
+    state.remember(AT_IN_PASSWORD)
+    state.remember("postgresql://u:s3cr%40tW0rd@h/db")
+    leaked = (f"could not connect to {AT_IN_PASSWORD}; host Hid3den/Part@127.0.0.1 "
+              "said no to s3cr@tW0rd (typed s3cr%40tW0rd)")
+    text = state.scrub(leaked)
+    for piece in ("pa55", "Hid3den", "Part", "s3cr", "tW0rd"):
+        assert piece not in text, text
+
+
+# Each child imports first, then waits for the same instant, so the 8 opens really race.
+OPEN_AT = """
+import sys, time
+from tuner.storage import open_storage
+at = float(sys.argv[2])
+time.sleep(max(0.0, at - time.time()))
+storage = open_storage(sys.argv[1])
+assert storage.get_all_studies() == []
+print("opened")
+"""
+
+
+def test_eight_processes_opening_one_fresh_database_at_once_all_succeed(any_url: str) -> None:
+    """Several workers started at once on a fresh database race to create Optuna's tables
+    (SQLite "UNIQUE constraint failed: alembic_version", MariaDB "Duplicate entry",
+    PostgreSQL "relation ... already exists"). A lost race means the tables are there:
+    every process must open the storage, however short TUNER_CONNECT_TIMEOUT (3 s here)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    at = time.time() + 8  # enough for 8 interpreters to import tuner.storage on a busy box
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, any_url, str(at)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "TUNER_CONNECT_TIMEOUT": "3"})
+             for _ in range(8)]
+    outputs = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for code, out, err in outputs:
+        assert code == 0 and out.strip() == "opened", err

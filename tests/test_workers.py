@@ -7,6 +7,7 @@ import dataclasses
 import json
 import signal
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -225,3 +226,88 @@ def test_jobs_auto_with_one_core_babysits(tmp_path: Path) -> None:
     assert panda.mode == "panda" and panda.jobs == 1 and panda.threads == 8
     tight = plan_jobs(spec, splits, "auto", cores=8, memory=600 * 2**20)
     assert tight.jobs == 1 and "memory" in tight.why
+
+
+
+def _worker_on(tmp_path: Path, url: str, n_trials: int, search: str = ""):
+    """The pieces `run_worker` builds, for a test that wraps the real objective;
+    ``search`` adds lines to the file's [search] table."""
+    from tuner.data import spec_splits
+    from tuner.fingerprint import study_fingerprints
+    from tuner.run import load_study_file
+    from tuner.storage import open_storage
+    from tuner.versions import prepare_version
+
+    file = write_study(tmp_path, n_trials=n_trials, sampler="random")
+    file.write_text(file.read_text().replace("[sampler]", f"{search}\n[sampler]"))
+    spec = load_study_file(file)
+    splits = spec_splits(spec)
+    st = open_storage(url)
+    version, _ = prepare_version(st, spec, study_fingerprints(spec, splits), file=file,
+                                 owner=True)
+    return spec, splits, st, version
+
+
+@pytest.mark.integration
+def test_parameters_failing_by_themselves_run_at_most_1_plus_max_retry_times(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """Training that raises for batch_size 16, every time: those parameters are run at
+    most 1 + MAX_RETRY times, then left FAIL; fresh trials take their place, so the
+    version still ends with exactly n_trials finished and the worker returns normally
+    (before: the worker died with the objective's exception, exit 1)."""
+    import threading
+
+    from tuner.objective import make_objective
+    from tuner.storage import FAILED_BY_ITSELF_ATTR, MAX_RETRY
+    from tuner.worker import work
+
+    n_trials = 8
+    spec, splits, st, version = _worker_on(
+        tmp_path, sqlite_url, n_trials,
+        'batch_size = { prior = "categorical", choices = [16, 32] }')
+    train = make_objective(spec, splits)
+
+    def training_that_fails_on_16(trial: optuna.Trial) -> float:
+        value = train(trial)
+        if trial.params["batch_size"] == 16:
+            raise FloatingPointError("batch 16 always fails here")
+        return value
+
+    # seed 1: a deterministic draw of the space with both batch sizes in it
+    result = work(st, spec, splits, version, seed=1, stop=threading.Event(),
+                  objective=training_that_fails_on_16)
+    got = optuna.load_study(study_name=version, storage=sqlite_url).get_trials()
+    assert sum(t.state in FINISHED for t in got) == n_trials
+    assert all(t.state in (*FINISHED, TrialState.FAIL) for t in got), got
+    failed = [t for t in got if t.state == TrialState.FAIL]
+    assert failed and all(t.params["batch_size"] == 16 for t in failed)
+    assert all("FloatingPointError" in t.user_attrs[FAILED_BY_ITSELF_ATTR] for t in failed)
+    tries = Counter(tuple(sorted(t.params.items())) for t in failed)
+    assert max(tries.values()) == 1 + MAX_RETRY, tries  # re-queued, then dropped
+    assert result.ran == n_trials and result.failed == len(failed)
+
+
+@pytest.mark.integration
+def test_objective_that_always_fails_stops_the_worker_in_one_line(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """Every trial fails by itself: the worker stops after MAX_DROPPED_IN_A_ROW parameter
+    sets with a TunerError (one line, exit 2 from the CLI) instead of replacing trials
+    forever."""
+    import threading
+
+    from tuner.worker import MAX_DROPPED_IN_A_ROW, ObjectiveKeepsFailing, work
+
+    spec, splits, st, version = _worker_on(tmp_path, sqlite_url, 4)
+
+    def broken(trial: optuna.Trial) -> float:
+        raise RuntimeError("no GPU here")
+
+    with pytest.raises(ObjectiveKeepsFailing) as stopped:
+        work(st, spec, splits, version, seed=0, stop=threading.Event(), objective=broken)
+    assert "RuntimeError: no GPU here" in str(stopped.value)
+    assert "\n" not in str(stopped.value)
+    got = optuna.load_study(study_name=version, storage=sqlite_url).get_trials()
+    from tuner.storage import MAX_RETRY
+
+    assert all(t.state == TrialState.FAIL for t in got), got
+    assert len(got) == MAX_DROPPED_IN_A_ROW * (1 + MAX_RETRY)

@@ -51,8 +51,8 @@ from tuner.optuna_private import open_rdb, rdb_models
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
     "StorageLost", "TunerStorage",
-    "mask_url", "open_storage", "requeue", "resolve_storage_url", "retry_trial", "transient_cause",
-    "url_password",
+    "mask_url", "open_storage", "password_pieces", "requeue", "resolve_storage_url",
+    "retry_trial", "transient_cause", "url_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,14 @@ class TunerStorage(RDBStorage):
     enforce_quota = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            # A lost race to create the tables (open_storage tries again) must not leave
+            # this engine's connections open until the garbage collector finds them.
+            if getattr(self, "engine", None) is not None:
+                self.engine.dispose()
+            raise
         self._reset_outage()
 
     def _reset_outage(self) -> None:
@@ -573,6 +580,7 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
                       heartbeat_stale_trial_callback=retry_trial)
     deadline = time.monotonic() + wait_s
     delay = 0.2
+    races = 0
     while True:
         try:
             with warnings.catch_warnings():
@@ -586,36 +594,72 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
         except ImportError as e:
             raise StorageError(f"cannot open {mask_url(url)}: the database driver is not "
                                f"installed ({e.__cause__ or e})") from None
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as e:
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+                AssertionError) as e:
             message = _one_line(e, url)
-            racing = "already exists" in message.lower() or "duplicate" in message.lower()
-            permanent = not racing and any(p in message.lower() for p in _PERMANENT)
+            if _lost_race(e, message) and races < MAX_CREATE_RACES:
+                # Another process created (part of) the tables first: they exist now, so
+                # try again at once. The database answered; this is not an outage, and it
+                # does not count against TUNER_CONNECT_TIMEOUT.
+                races += 1
+                log.debug("lost the race to create the tables of %s (%s); opening again",
+                          mask_url(url), message)
+                time.sleep(random.random() * 0.05)  # de-synchronise the losers
+                continue
+            permanent = any(p in message.lower() for p in _PERMANENT)
             if permanent or time.monotonic() + delay > deadline:
                 waited = "" if permanent else f" (gave up after {wait_s:g} s)"
                 raise StorageError(f"cannot open storage {mask_url(url)}: {message}{waited}"
                                    ) from None
-            if not racing:
-                log.info("storage %s not reachable (%s); retrying in %.1f s",
-                            mask_url(url), message, delay)
+            log.info("storage %s not reachable (%s); retrying in %.1f s",
+                     mask_url(url), message, delay)
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
+
+
+# Errors of several processes creating one database's tables at once: SQLite "UNIQUE
+# constraint failed: alembic_version.version_num" / "table ... already exists", MariaDB
+# "Duplicate entry 'v3.2.0.a'" / "Table ... already exists" / a DDL deadlock, PostgreSQL
+# "relation ... already exists" / "duplicate key value violates unique constraint
+# pg_type_typname_nsp_index" (two CREATE TABLEs of one name). Bounded, in case a real
+# schema error ever looks like one.
+_RACE = ("already exists", "duplicate", "unique constraint", "deadlock")
+MAX_CREATE_RACES = 20
+
+
+def _lost_race(e: BaseException, message: str) -> bool:
+    """Whether opening failed only because another process was creating the tables.
+
+    Optuna's `check_table_schema_compatibility` asserts the version row it expects the
+    same open to have written; a concurrent creator can make that read come up empty.
+    """
+    if isinstance(e, AssertionError):
+        return True
+    return any(r in message.lower() for r in _RACE)
+
+
+def password_pieces(url: str) -> list[str]:
+    """Every string that may show ``url``'s password, longest first, for scrubbing: the
+    password as typed (up to the last ``@``), as the URL parser decoded it (what the
+    driver was given), and, since a password the parser split leaks in pieces (a "host"
+    of its tail), each piece of those between ``@ / : ? #`` long enough (4+ characters)
+    not to mangle ordinary words."""
+    secrets = [url_password(url)]
+    try:
+        secrets.append(make_url(url).password)
+    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
+        pass
+    pieces = {str(p) for p in secrets if p}
+    for secret in list(pieces):
+        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
+    return sorted(pieces, key=len, reverse=True)
 
 
 def _one_line(e: BaseException, url: str) -> str:
     """The first line of the driver's message, without SQL, and without the password."""
     inner = getattr(e, "orig", None) or e
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-    secrets = [url_password(url)]
-    try:
-        secrets.append(make_url(url).password)  # what the driver was given
-    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
-        pass
-    # A password the parser split also leaks in pieces (a "host" of its tail): scrub each
-    # piece long enough not to mangle ordinary words.
-    pieces = {str(p) for p in secrets if p}
-    for secret in list(pieces):
-        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
-    for secret in sorted(pieces, key=len, reverse=True):
+    for secret in password_pieces(url):
         text = text.replace(secret, "***")
     return text[:300]
 

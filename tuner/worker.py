@@ -37,9 +37,19 @@ from tuner.errors import TunerError, first_line
 from tuner.objective import Interrupted, make_objective, make_pruner
 from tuner.space import make_sampler
 from tuner.spec import StudySpec
-from tuner.storage import TRANSIENT_ERRORS, QuotaReached, TunerStorage, retry_trial
+from tuner.storage import (
+    FAILED_BY_ITSELF_ATTR,
+    MAX_RETRY,
+    TRANSIENT_ERRORS,
+    QuotaReached,
+    StorageLost,
+    TunerStorage,
+    requeue,
+    transient_cause,
+)
 
-__all__ = ["JobsPlan", "WorkResult", "check_sampler_and_pruner", "plan_jobs", "run_parallel",
+__all__ = ["MAX_DROPPED_IN_A_ROW", "JobsPlan", "ObjectiveKeepsFailing", "WorkResult",
+           "check_sampler_and_pruner", "plan_jobs", "run_parallel",
            "run_seed", "stop_on_signals", "work", "worker_seed"]
 
 log = logging.getLogger(__name__)
@@ -82,6 +92,7 @@ def worker_seed(base: int, index: int | None = None) -> int:
 class WorkResult:
     ran: int = 0            # trials this worker finished (complete or pruned)
     requeued: int = 0       # trials this worker handed back (interrupted or lost connection)
+    failed: int = 0         # trials whose objective raised by itself (FAIL, maybe re-queued)
     stopped: bool = False   # asked to stop by a signal
     timed_out: bool = False
 
@@ -115,46 +126,122 @@ def _running(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
+class _OwnFailure(Exception):
+    """The objective raised by itself (not a stop, not a lost storage): Optuna catches it,
+    the trial ends FAIL and `requeue` decides whether its parameters run again."""
+
+
+class ObjectiveKeepsFailing(TunerError):
+    """Every recent trial of this worker failed by itself: the study cannot succeed."""
+
+
+# A worker that has dropped this many parameter sets in a row (each failed by itself
+# 1 + MAX_RETRY times, no trial finished in between) stops (exit 2): a dropped set is
+# replaced by a fresh one, so an objective that always fails would otherwise loop
+# forever. A search space where some parameters fail still finishes: any success resets
+# the count, and 10 fresh draws in a row all failing is unlikely unless nearly all fail.
+MAX_DROPPED_IN_A_ROW = 10
+
+
+def _guard(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """``objective`` with its own failures marked (`FAILED_BY_ITSELF_ATTR`, the reason)
+    and turned into `_OwnFailure`; a stop, a pruning and a lost storage pass through."""
+
+    def guarded(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except (Interrupted, optuna.TrialPruned):
+            raise
+        except Exception as e:
+            if transient_cause(e) is not None:
+                raise
+            why = f"{type(e).__name__}: {first_line(str(e))}"[:300]
+            trial.set_user_attr(FAILED_BY_ITSELF_ATTR, why)
+            raise _OwnFailure(why) from e
+
+    return guarded
+
+
+def _handed_back(e: BaseException) -> bool:
+    """Whether ``e``, raised out of `study.optimize`, only means the trial went back to
+    the queue (the worker carries on); raises `StorageLost` when the storage gave up.
+
+    ``optuna/study/_optimize.py:_run_trial`` raises these from its ``finally``:
+    UnboundLocalError 'updated_state' when the trial's final write and the fallback
+    ``get_trial`` both failed (the storage error is ``e.__context__``), and
+    AssertionError when another worker had already failed this trial as stale (``tell``
+    raised ValueError "Cannot tell a FAIL trial").
+    """
+    cause = transient_cause(e)
+    if isinstance(cause, StorageLost):
+        raise cause from None  # a TunerError: one line, exit 2
+    context = e.__context__
+    stale = isinstance(context, ValueError) and "Cannot tell a" in str(context)
+    return cause is not None or stale
+
+
 def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *,
          seed: int, stop: threading.Event, timeout_s: float | None = None,
          on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
-         poll_s: float | None = None) -> WorkResult:
+         poll_s: float | None = None,
+         objective: Callable[[optuna.Trial], float] | None = None) -> WorkResult:
     """Run queued trials of ``version`` until none is WAITING or RUNNING anywhere.
 
     While other workers still run trials this worker waits, so that if one of them died
     it is here to re-run that trial once the heartbeat grace period has passed.
+
+    Retry policy (issue 13): a trial handed back (a stop, a lost storage) or failed as
+    stale is queued again without limit; a trial whose objective raised by itself is
+    queued again at most MAX_RETRY times, then left FAIL while a fresh trial takes its
+    place (FAIL does not count against n_trials). A storage lost for longer than
+    ``TUNER_OUTAGE_TIMEOUT`` raises `StorageLost`; MAX_DROPPED_IN_A_ROW parameter sets
+    dropped in a row raise `ObjectiveKeepsFailing`. ``objective`` replaces the study file's
+    (`make_objective`), for callers that wrap it.
     """
     study = optuna.load_study(storage=storage, study_name=version,
                               sampler=make_sampler(spec, seed=seed),
                               pruner=make_pruner(spec.pruner, spec.model.epochs))
-    objective = make_objective(spec, splits, stop=stop)
+    guarded = _guard(objective or make_objective(spec, splits, stop=stop))
     result = WorkResult()
     poll_s = poll_s or 1.0  # how soon a waiting worker notices the last trial ended
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    in_a_row: list[str] = []  # why each set this worker dropped since its last success failed
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             result.ran += 1
+            in_a_row.clear()
         elif trial.state == TrialState.FAIL:
-            retry_trial(study, trial)  # same parameters, queued for any worker
-            result.requeued += 1
+            own = FAILED_BY_ITSELF_ATTR in trial.user_attrs
+            result.failed += own
+            # same parameters, queued for any worker (own failures: at most MAX_RETRY times)
+            if requeue(study, trial, own_failure=own):
+                result.requeued += not own
+            else:
+                in_a_row.append(str(trial.user_attrs[FAILED_BY_ITSELF_ATTR]))
         if on_trial is not None:
             on_trial(study, trial)
-        if stop.is_set():
+        if stop.is_set() or len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
             study.stop()
 
     storage.enforce_quota = True
     try:
         while not stop.is_set():
+            if len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
+                raise ObjectiveKeepsFailing(
+                    f"{version}: {len(in_a_row)} parameter sets in a row failed "
+                    f"{MAX_RETRY + 1} times each by themselves (last: {in_a_row[-1]}); "
+                    "stopping")
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 result.timed_out = True
                 break
             try:
-                study.optimize(objective, timeout=remaining, callbacks=[after_trial],
-                               catch=(Interrupted, *TRANSIENT_ERRORS))
-                if not stop.is_set():
-                    result.timed_out = True
+                study.optimize(guarded, timeout=remaining, callbacks=[after_trial],
+                               catch=(Interrupted, _OwnFailure, *TRANSIENT_ERRORS))
+                if stop.is_set() or len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
+                    continue
+                result.timed_out = True
                 break
             except QuotaReached:
                 if _running(study) == 0:
@@ -164,6 +251,14 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 with warnings.catch_warnings():  # "experimental" since Optuna 2.9
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     optuna.storages.fail_stale_trials(study)
+                stop.wait(poll_s)
+            except StorageLost:
+                raise
+            except (UnboundLocalError, AssertionError) as e:
+                if not _handed_back(e):
+                    raise
+                log.warning("trial handed back (%s); carrying on",
+                            "storage error" if transient_cause(e) else "failed as stale")
                 stop.wait(poll_s)
             except TRANSIENT_ERRORS as e:
                 log.warning("storage error (%s); retrying in %.0f s",

@@ -38,20 +38,17 @@ class CliState:
     secrets: set[str] = field(default_factory=set)
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
+        for secret in sorted(self.secrets, key=len, reverse=True):  # a whole before a piece
             text = text.replace(secret, "***")
         return text
 
     def remember(self, url: str) -> None:
-        """Mask the password of ``url`` in everything printed from now on."""
-        from sqlalchemy.engine import make_url
+        """Mask the password of ``url`` in everything printed from now on: as typed, as
+        decoded, and its pieces (`tuner.storage.password_pieces`), whatever the URL
+        parser made of an un-encoded ``@`` or ``/`` in it."""
+        from tuner.storage import password_pieces
 
-        try:
-            password = make_url(url).password
-        except Exception:
-            return
-        if password:
-            self.secrets.add(str(password))
+        self.secrets.update(password_pieces(url))
 
 
 def cli_state(ctx: click.Context | None = None) -> CliState:

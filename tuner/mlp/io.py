@@ -165,7 +165,12 @@ def _check_meta(meta: Any, where: str) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFormatError(f"{where} is not a {FORMAT_NAME} model file")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFormatError(
+            f"{where} is a damaged tuner model file: metadata key format_version must be "
+            f"a positive integer, got {type(version).__name__} {version!r}"[:300]
+        )
+    if version > FORMAT_VERSION:
         raise ModelFormatError(
             f"{where} has format_version {version}, newer than this tuner reads "
             f"({FORMAT_VERSION}): upgrade tuner to load it"
