@@ -207,6 +207,30 @@ def demo(codes: list[Code], work: Path, repeats: int) -> tuple[str, dict]:
     return table(["code", "runs (s)", "median (s)"], rows), {"old": old, "new": new}
 
 
+def targets(fixed: dict, trials: dict, demo_fig: dict) -> str:
+    """Issue 15's targets against this run's figures for the new code."""
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    fresh, fresh_x = fixed[("new", "fresh")]
+    existing, existing_x = fixed[("new", "existing")]
+    _, book, ratio = trials[("digits-momentum", "sqlite", "new")]
+    speed = demo_fig["old"] / demo_fig["new"]
+    rows = [
+        ["fixed cost, fresh SQLite", "< 1.0 s, ~2.5x import optuna",
+         f"{fresh:.2f} s = {fresh_x:.1f}x", verdict(fresh < 1.0 or fresh_x <= 2.5)],
+        ["fixed cost, existing study", "< 0.6 s, ~2.5x import optuna",
+         f"{existing:.2f} s = {existing_x:.1f}x",
+         verdict(existing < 0.6 or existing_x <= 2.5)],
+        ["bookkeeping per trial, demo, SQLite", "< 20 ms", f"{book * 1e3:.0f} ms",
+         verdict(book < 0.020)],
+        ["trial wall / fit alone, demo, SQLite", "<= 1.3x", f"{ratio:.2f}x",
+         verdict(ratio <= 1.3)],
+        ["`make demo`'s study, old / new", ">= 2x", f"{speed:.2f}x", verdict(speed >= 2)],
+    ]
+    return table(["target", "issue 15", "new code, this run", ""], rows)
+
+
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--old", default="w-merge", help="git ref of the code to compare against")
@@ -224,12 +248,12 @@ def main() -> None:
         codes = [Code(f"old ({args.old})", export_old(args.old, work / "old"), work / "c-old"),
                  Code("new", ROOT, work / "c-new")]
         codes[0].label, codes[1].label = "old", "new"
-        fixed, _ = fixed_cost(codes, work, repeats)
+        fixed, fixed_fig = fixed_cost(codes, work, repeats)
         load_fixed = os.getloadavg()
-        trials_text, _ = per_trial(codes, work, {DEMO: 6 if args.quick else 20,
+        trials_text, trial_fig = per_trial(codes, work, {DEMO: 6 if args.quick else 20,
                                                  CAVIAR: 3 if args.quick else 10})
         load_trials = os.getloadavg()
-        demo_text, _ = demo(codes, work, 1 if args.quick else 2)
+        demo_text, demo_fig = demo(codes, work, 1 if args.quick else 2)
         load_demo = os.getloadavg()
     body = "\n".join([
         f"Old code: `{args.old}` (git archive, run with PYTHONPATH); new: this checkout. "
@@ -250,7 +274,8 @@ def main() -> None:
         f"{load_trials[1]:.1f}, {load_trials[2]:.1f}.", "",
         "## 3. `make demo`'s study end to end (`--jobs auto`, fresh SQLite)", "",
         demo_text, "", f"Load average after this section: {load_demo[0]:.1f}, "
-        f"{load_demo[1]:.1f}, {load_demo[2]:.1f}.",
+        f"{load_demo[1]:.1f}, {load_demo[2]:.1f}.", "",
+        "## Targets (issue 15)", "", targets(fixed_fig, trial_fig, demo_fig),
     ])
     path = write_result(args.out, "throughput",
                         "Throughput: start-up and per-trial cost, old vs new", body, machine,
