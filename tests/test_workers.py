@@ -311,3 +311,50 @@ def test_objective_that_always_fails_stops_the_worker_in_one_line(
 
     assert all(t.state == TrialState.FAIL for t in got), got
     assert len(got) == MAX_DROPPED_IN_A_ROW * (1 + MAX_RETRY)
+
+
+@pytest.mark.integration
+def test_worker_whose_trial_was_failed_as_stale_while_alive_carries_on(
+        tmp_path: Path, pg_url: str) -> None:
+    """A worker whose heartbeat is late (here: an interval of 60 s against the other
+    worker's grace of 2 s; in life, a loaded machine or a paused process) has its trial
+    failed as stale and queued again by another worker while it still trains. It must
+    notice at its next report, drop the trial quietly and carry on: exit 0, no traceback
+    (before: Optuna's "Cannot tell a FAIL trial" ended it with exit 1, or the objective's
+    UpdateFinishedTrialError was taken for a failure of the parameters)."""
+    import os
+
+    n_trials = 3
+    study = write_study(tmp_path, n_trials=n_trials, epochs=300, dataset="digits")
+    late = subprocess.Popen(tuner_cmd("worker", study, "--storage", pg_url),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TUNER_HEARTBEAT_INTERVAL": "60",
+                                 "TUNER_HEARTBEAT_GRACE": "120"})
+    try:
+        wait_until(lambda: any(t.state == TrialState.RUNNING for t in all_trials(pg_url))
+                   if _has_study(pg_url) else False, what="the late worker's first trial",
+                   timeout=120)
+        keen = subprocess.Popen(tuner_cmd("worker", study, "--storage", pg_url),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "TUNER_HEARTBEAT_INTERVAL": "1",
+                                     "TUNER_HEARTBEAT_GRACE": "2"})
+        outputs = finish([late, keen])
+    finally:
+        for p in (late,):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert_clean(outputs)
+    trials = all_trials(pg_url)
+    assert sum(t.state in FINISHED for t in trials) == n_trials
+    assert any(t.state == TrialState.FAIL for t in trials), "nothing was failed as stale"
+    assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    assert "failed as stale" in outputs[0][1], outputs[0][1]
+
+
+def _has_study(url: str) -> bool:
+    try:
+        all_trials(url)
+    except KeyError:
+        return False
+    return True

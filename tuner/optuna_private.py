@@ -45,6 +45,11 @@ REQUIRED = (
     ("optuna.storages._rdb.models", "BaseModel"),
     ("optuna.storages._rdb.models", "VersionInfoModel"),
     ("optuna.storages._rdb.models", "SCHEMA_VERSION"),
+    # Hooks `tuner.storage.TunerStorage` overrides (the budget check runs inside
+    # `_get_prepared_new_trial`, on the transaction that has locked the study's row).
+    ("optuna.storages._rdb.storage", "RDBStorage._create_new_trial"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_prepared_new_trial"),
+    ("optuna.storages._rdb.storage", "RDBStorage._get_stale_trial_ids"),
 )
 
 

@@ -126,11 +126,12 @@ _LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
 class TunerStorage(RDBStorage):
     """RDBStorage that holds each study to its budget across every worker.
 
-    With `enforce_quota` set, a new trial is created only under a per-study lock, after
-    counting the study's finished, running and queued trials against its
-    ``tuner:n_trials``: several workers together run exactly n_trials, and asking for one
-    more raises `QuotaReached`. Queued trials (retries, warm starts) are popped as usual;
-    a FAIL trial does not count, since its retry (or a fresh trial) takes its place.
+    With `enforce_quota` set, a new trial is created only under a per-study lock (the
+    study's row, locked by Optuna's own trial-creating transaction), after counting the
+    study's finished, running and queued trials against its ``tuner:n_trials``: several
+    workers together run exactly n_trials, and asking for one more raises `QuotaReached`.
+    Queued trials (retries, warm starts) are popped as usual; a FAIL trial does not
+    count, since its retry (or a fresh trial) takes its place.
     """
 
     enforce_quota = False
@@ -172,33 +173,43 @@ class TunerStorage(RDBStorage):
     def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
         if template_trial is not None or not self.enforce_quota:
             return super()._create_new_trial(study_id, template_trial)
-        with self._study_lock(study_id):
-            exists, target, live = self._quota(study_id)
-            if not exists:  # Optuna's contract: a study that does not exist is a KeyError
-                raise KeyError(f"No study with study_id {study_id} exists.")
+        if self.engine.dialect.name == "sqlite":
+            with self._sqlite_lock():  # see _get_prepared_new_trial for the count
+                return super()._create_new_trial(study_id, template_trial)
+        return super()._create_new_trial(study_id, template_trial)
+
+    def _get_prepared_new_trial(self, study_id: int, template_trial: Any, session: Any) -> Any:
+        """The quota, counted inside Optuna's own trial-creating transaction.
+
+        Optuna has just locked the study's row (``SELECT ... FOR UPDATE``) in this very
+        transaction, so every other worker creating a trial in this study waits for our
+        commit, and the count below sees every trial committed before us (PostgreSQL's
+        READ COMMITTED reads per statement; InnoDB takes its snapshot at the first plain
+        read, which is this one, after the lock). One connection does the lock, the count
+        and the insert: a worker needs no extra connection to create a trial, and the lock
+        is a transaction's, which a pooler in transaction mode (PgBouncer) keeps. A study
+        that does not exist is already a KeyError (Optuna's contract).
+        """
+        if template_trial is None and self.enforce_quota:
+            target, live = self._quota(study_id, session)
             if target is None or live >= target:
-                raise QuotaReached()
-            return super()._create_new_trial(study_id, template_trial)
+                raise QuotaReached()  # rolled back by Optuna's session: nothing is written
+        return super()._get_prepared_new_trial(study_id, template_trial, session)
 
-    def _quota(self, study_id: int) -> tuple[bool, int | None, int]:
-        """(whether the study exists, its ``tuner:n_trials``, its finished + running +
-        queued trials), read in one query on a connection of its own, opened after the
-        lock: it sees every commit before it."""
+    def _quota(self, study_id: int, session: Any) -> tuple[int | None, int]:
+        """(the study's ``tuner:n_trials``, its finished + running + queued trials), in one
+        query on the transaction that creates the trial."""
         models = rdb_models()
-        StudyModel, StudyUserAttributeModel, TrialModel = (
-            models.StudyModel, models.StudyUserAttributeModel, models.TrialModel)
+        StudyUserAttributeModel, TrialModel = models.StudyUserAttributeModel, models.TrialModel
 
-        exists = (sqlalchemy.select(sqlalchemy.func.count(StudyModel.study_id))
-                  .where(StudyModel.study_id == study_id).scalar_subquery())
         target = (sqlalchemy.select(StudyUserAttributeModel.value_json)
                   .where(StudyUserAttributeModel.study_id == study_id)
                   .where(StudyUserAttributeModel.key == keys.N_TRIALS).scalar_subquery())
         live = (sqlalchemy.select(sqlalchemy.func.count(TrialModel.trial_id))
                 .where(TrialModel.study_id == study_id)
                 .where(TrialModel.state.in_(_LIVE)).scalar_subquery())
-        with self.engine.connect() as conn:
-            found, raw, count = conn.execute(sqlalchemy.select(exists, target, live)).one()
-        return bool(found), (None if raw is None else int(json.loads(raw))), int(count)
+        raw, count = session.execute(sqlalchemy.select(target, live)).one()
+        return (None if raw is None else int(json.loads(raw))), int(count)
 
     def _grace(self) -> int:
         return self.grace_period or 2 * (self.heartbeat_interval or 1)
@@ -318,40 +329,16 @@ class TunerStorage(RDBStorage):
             return None
 
     @contextmanager
-    def _study_lock(self, study_id: int) -> Iterator[None]:
-        """An exclusive lock on creating trials in ``study_id``, across processes and hosts.
-
-        Not Optuna's own row lock on the study (its insert takes that one, and would wait
-        on us): an advisory lock on PostgreSQL, a named lock on MySQL, a lock file beside
-        a SQLite database.
-        """
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            path = Path(self.engine.url.database).expanduser().resolve()
-            with open(f"{path}.tuner-lock", "a+b") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(f, fcntl.LOCK_UN)
-        elif dialect == "postgresql":
-            with self.engine.connect() as conn, conn.begin():
-                # Released by the end of the transaction, or by the server if we die.
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                             {"a": 0x7475, "b": study_id})
+    def _sqlite_lock(self) -> Iterator[None]:
+        """A lock file beside a SQLite database: trial creation one process at a time,
+        even for a storage built without open_storage's BEGIN IMMEDIATE."""
+        path = Path(self.engine.url.database).expanduser().resolve()
+        with open(f"{path}.tuner-lock", "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
                 yield
-        else:
-            # Autocommit, so each count reads what is committed now, not a snapshot taken
-            # before the lock was granted (InnoDB's REPEATABLE READ).
-            name = f"tuner:{self.engine.url.database}:{study_id}"[:64]
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                got = conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, 600)"), {"n": name})
-                if got.scalar() != 1:
-                    raise StorageError(f"could not lock study {study_id} for 600 s")
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 _nesting = threading.local()
@@ -549,11 +536,23 @@ def _check_url(url: str) -> sqlalchemy.engine.URL:
     return parsed
 
 
+# Connections a worker holds on a server database. A worker's calls come from two threads:
+# the trial's (every storage call, one at a time, each returning its connection to the
+# pool when done) and the heartbeat thread's (one short write per interval). Creating a
+# trial takes no connection of its own (see TunerStorage._get_prepared_new_trial). So
+# the pool keeps ONE connection open between calls; when both threads need one at the
+# same moment, an overflow connection is opened and closed again after that call.
+# SQLAlchemy's default (5 kept, 10 more on demand) let 32 workers hold 80 connections.
+POOL_SIZE = 1
+MAX_OVERFLOW = 3  # a hard cap of 4 per worker; a 5th checkout would wait, not fail
+
+
 def _engine_kwargs(parsed: sqlalchemy.engine.URL) -> dict[str, Any]:
     if parsed.get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": 60}}
     connect_timeout = {"connect_timeout": 5}
-    return {"pool_pre_ping": True, "pool_recycle": 1800, "connect_args": connect_timeout}
+    return {"pool_pre_ping": True, "pool_recycle": 1800, "connect_args": connect_timeout,
+            "pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
 
 
 def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = True,

@@ -131,6 +131,11 @@ class _OwnFailure(Exception):
     the trial ends FAIL and `requeue` decides whether its parameters run again."""
 
 
+class _TakenAway(Exception):
+    """Another worker failed this trial as stale while it still ran here (its heartbeat
+    was late: a loaded machine, a paused process): the trial is already queued again."""
+
+
 class ObjectiveKeepsFailing(TunerError):
     """Every recent trial of this worker failed by itself: the study cannot succeed."""
 
@@ -152,6 +157,8 @@ def _guard(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial
             return objective(trial)
         except (Interrupted, optuna.TrialPruned):
             raise
+        except optuna.exceptions.UpdateFinishedTrialError as e:
+            raise _TakenAway(str(e)) from e
         except Exception as e:
             if transient_cause(e) is not None:
                 raise
@@ -166,17 +173,18 @@ def _handed_back(e: BaseException) -> bool:
     """Whether ``e``, raised out of `study.optimize`, only means the trial went back to
     the queue (the worker carries on); raises `StorageLost` when the storage gave up.
 
-    ``optuna/study/_optimize.py:_run_trial`` raises these from its ``finally``:
-    UnboundLocalError 'updated_state' when the trial's final write and the fallback
-    ``get_trial`` both failed (the storage error is ``e.__context__``), and
-    AssertionError when another worker had already failed this trial as stale (``tell``
-    raised ValueError "Cannot tell a FAIL trial").
+    ``optuna/study/_optimize.py:_run_trial`` raises these: UnboundLocalError
+    'updated_state' from its ``finally`` when the trial's final write and the fallback
+    ``get_trial`` both failed (the storage error is ``e.__context__``); and, when another
+    worker had already failed this trial as stale, ``tell``'s ValueError "Cannot tell a
+    FAIL trial" itself (the objective failed) or an AssertionError "Should not reach"
+    with that ValueError as its context (the objective returned).
     """
     cause = transient_cause(e)
     if isinstance(cause, StorageLost):
         raise cause from None  # a TunerError: one line, exit 2
-    context = e.__context__
-    stale = isinstance(context, ValueError) and "Cannot tell a" in str(context)
+    stale = any(isinstance(x, ValueError) and "Cannot tell a" in str(x)
+                for x in (e, e.__context__))
     return cause is not None or stale
 
 
@@ -238,7 +246,8 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 break
             try:
                 study.optimize(guarded, timeout=remaining, callbacks=[after_trial],
-                               catch=(Interrupted, _OwnFailure, *TRANSIENT_ERRORS))
+                               catch=(Interrupted, _OwnFailure, _TakenAway,
+                                      *TRANSIENT_ERRORS))
                 if stop.is_set() or len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
                     continue
                 result.timed_out = True
@@ -254,7 +263,7 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 stop.wait(poll_s)
             except StorageLost:
                 raise
-            except (UnboundLocalError, AssertionError) as e:
+            except (UnboundLocalError, AssertionError, ValueError) as e:
                 if not _handed_back(e):
                     raise
                 log.warning("trial handed back (%s); carrying on",

@@ -78,7 +78,13 @@ class _DropInterrupted(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "Interrupted(" not in message and not message.endswith("failed with value None.")
+        if "_OwnFailure(" in message:  # the objective's own error: one line, no traceback
+            record.exc_info, record.exc_text = None, None
+            return True
+        # Interrupted: handed back; _TakenAway: failed as stale by another worker, which
+        # queued it again. Neither is news, and tuner.worker logs its own line.
+        return ("Interrupted(" not in message and "_TakenAway(" not in message
+                and not message.endswith("failed with value None."))
 
 
 class _StderrHandler(logging.StreamHandler):
