@@ -38,6 +38,10 @@ from common import ALPHA, BETA, sklearn_mlp
 
 NAME = "vs_alternatives"
 
+# The shipped studies' alpha range (studies/*.toml; log_scale.md's good region is
+# ~0.2-5), the same for tuner and RandomizedSearchCV.
+ALPHA_RANGE = (0.01, 10.0)
+
 
 # --- the scikit-learn side (also run as its own process: --sklearn-job) ---------
 
@@ -104,7 +108,7 @@ def sklearn_job(trials: int, epochs: int, seed: int, jobs: int) -> dict:
     fold = np.r_[np.full(len(s.y_train), -1), np.zeros(len(s.y_val), dtype=int)]
     search = RandomizedSearchCV(
         CourseMLP(hidden=(64, 64), epochs=epochs, batch_size=64, random_state=seed),
-        {"alpha": loguniform(1e-4, 1.0), "beta": OneMinusLogUniform(0.9, 0.999)},
+        {"alpha": loguniform(*ALPHA_RANGE), "beta": OneMinusLogUniform(0.9, 0.999)},
         n_iter=trials, cv=PredefinedSplit(fold), refit=True, n_jobs=jobs, random_state=seed,
         scoring="accuracy")
     fit_started = time.perf_counter()
@@ -132,7 +136,9 @@ def study_text(sampler: str, pruner: str, trials: int, epochs: int, seed: int) -
     from common import study_toml
 
     return study_toml("vs-alternatives", trials=trials, epochs=epochs, sampler=sampler,
-                      seed=seed, pruner=pruner)
+                      seed=seed, pruner=pruner,
+                      search={"alpha": ("log-uniform", *ALPHA_RANGE),
+                              "beta": ("complement-log-uniform", 0.9, 0.999)})
 
 
 def tuner_command() -> list[str]:

@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 from conftest import invoke, run_tuner, write_study
 from tuner.data import Splits, load_xy, spec_splits
 from tuner.fingerprint import study_fingerprints
-from tuner.mlp import MLPClassifierBN
+from tuner.mlp import MLPClassifierBN, MLPCore
 from tuner.spec import StudySpec, load_spec
 from tuner.storage import open_storage
 from tuner.train import MODEL_ATTR, train_best
@@ -96,13 +96,13 @@ def test_test_split_never_reaches_a_trial_or_the_retrain(
         monkeypatch: pytest.MonkeyPatch) -> None:
     file = write_study(tmp_path, n_trials=3, epochs=2, dataset=dataset)
     seen: list[tuple[np.ndarray, np.ndarray | None]] = []
-    real_fit = MLPClassifierBN.fit
+    real_fit = MLPCore.fit  # trials train MLPCore, the retrain MLPClassifierBN: both
 
     def watching_fit(self, X, y, X_val=None, y_val=None, **kwargs):
         seen.append((np.array(X), None if X_val is None else np.array(X_val)))
         return real_fit(self, X, y, X_val, y_val, **kwargs)
 
-    monkeypatch.setattr(MLPClassifierBN, "fit", watching_fit)
+    monkeypatch.setattr(MLPCore, "fit", watching_fit)
     assert invoke("study", "run", file, "--storage", sqlite_url).exit_code == 0
     r = invoke("train", file, "-o", tmp_path / "m.npz", "--storage", sqlite_url, "--no-upload")
     assert r.exit_code == 0, r.output

@@ -18,6 +18,7 @@ from tuner.errors import TunerError
 if TYPE_CHECKING:
     from sklearn.preprocessing import StandardScaler
 
+    from tuner.cache import Scaler
     from tuner.preprocess import Preprocessing
     from tuner.spec import StudySpec
     from tuner.table import Table
@@ -81,6 +82,10 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "synthetic": _synthetic,
 }
 
+# The loaders the cache (tuner/cache.py) may serve: a loader put into DATASETS later
+# (a plug-in, a test) reads whatever it reads, which no cache key can describe.
+_BUILT_IN = dict(DATASETS)
+
 
 def load_xy(name: str, *, seed: int = 0, params: Mapping[str, int] | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +119,7 @@ class Splits:
     scaler_scale: np.ndarray
     # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
     # bit like these arrays did (`tuner predict` relies on it).
-    scaler: StandardScaler | None = None
+    scaler: StandardScaler | Scaler | None = None
     # A file or database source (tuner/table.py): the fitted preprocessing, which
     # `tuner predict` re-applies from the model file, and the rows with their content
     # fingerprint. None for the built-in datasets.
@@ -186,5 +191,18 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
 
 
 def spec_splits(spec: StudySpec) -> Splits:
-    """The splits a study file's trials train and score on: its [data] and [model] dtype."""
-    return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())
+    """The splits a study file's trials train and score on: its [data] and [model] dtype.
+
+    A built-in dataset's splits come from the on-disk cache when nothing they depend on
+    changed (tuner/cache.py), which spares the command the scikit-learn import.
+    """
+    from tuner.cache import cached_splits
+
+    def compute() -> Splits:
+        return load_splits(spec.data.dataset, dtype=spec.model.dtype,
+                           **spec.data.loader_kwargs())
+
+    name = spec.data.dataset
+    if name is None or name not in _BUILT_IN or DATASETS.get(name) is not _BUILT_IN[name]:
+        return compute()  # a loader registered in DATASETS by its user: its own business
+    return cached_splits(spec, compute, Splits)

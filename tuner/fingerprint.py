@@ -9,6 +9,7 @@ information, but an upgrade of numpy is not a new machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -138,6 +139,13 @@ def _gpus() -> list[str]:
     return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
+@functools.cache
+def _libraries() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # BLAS and GPUs cannot change while a process runs: asked once per process (`retune`
+    # and `schedule` fingerprint every study file; threadpoolctl and nvidia-smi ~30 ms).
+    return tuple(_blas()), tuple(_gpus())
+
+
 def hardware_fingerprint() -> Fingerprint:
     """What decides which batch size and speed suit this machine.
 
@@ -150,8 +158,8 @@ def hardware_fingerprint() -> Fingerprint:
         "machine": platform.machine(),
         "logical_cores": os.cpu_count() or 1,
         "memory_gib": _memory_gib(),
-        "blas": _blas(),
-        "gpus": _gpus(),
+        "blas": list(_libraries()[0]),
+        "gpus": list(_libraries()[1]),
         "label": os.environ.get("TUNER_HARDWARE_LABEL", "").strip(),
     }
     hashed = ["label"] if components["label"] else sorted(components)
@@ -162,6 +170,11 @@ def hardware_fingerprint() -> Fingerprint:
 
 def software_versions() -> dict[str, str]:
     """Recorded beside the hardware fingerprint, for information only."""
+    return dict(_software_versions())
+
+
+@functools.cache
+def _software_versions() -> dict[str, str]:
     versions = {"python": sys.version.split()[0]}
     for package in ("numpy", "optuna", "scikit-learn", "tuner"):
         try:

@@ -17,7 +17,7 @@ import optuna
 from tuner import keys
 from tuner.data import Splits
 from tuner.errors import TunerError
-from tuner.mlp import DivergedError, MLPClassifierBN
+from tuner.mlp import DivergedError, MLPCore
 from tuner.space import suggest
 from tuner.spec import PrunerSpec, StudySpec
 
@@ -34,7 +34,7 @@ class Interrupted(TunerError):
 
 
 def model_params(spec: StudySpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """`MLPClassifierBN` keyword arguments for the fixed [model] values overridden by the
+    """`MLPCore` keyword arguments for the fixed [model] values overridden by the
     sampled ``values`` (course notation in, model notation out)."""
     v = {**asdict(spec.model), **values}
     hidden = tuple(v["hidden"])
@@ -83,7 +83,7 @@ def make_objective(spec: StudySpec, splits: Splits, *,
 
     def objective(trial: optuna.Trial) -> float:
         values = suggest(trial, spec.search)
-        clf = MLPClassifierBN(**model_params(spec, values))
+        clf = MLPCore(**model_params(spec, values))
         last: dict[str, float] = {}
         why_stopped: list[str] = []
 

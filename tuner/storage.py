@@ -46,7 +46,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from tuner import keys
 from tuner.errors import TunerError
-from tuner.optuna_private import rdb_models
+from tuner.optuna_private import open_rdb, rdb_models
 
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
@@ -588,7 +588,8 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
             with warnings.catch_warnings():
                 # Optuna flags the heartbeat arguments as experimental on every open.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = TunerStorage(url, **kwargs)
+                # At the current schema: no create_all, no alembic (optuna_private).
+                storage = open_rdb(TunerStorage, url, **kwargs)
             if parsed.get_backend_name() == "sqlite":
                 _serialize_sqlite(storage.engine)
             return storage

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -36,7 +36,10 @@ from tuner.data import Splits, spec_splits
 from tuner.errors import TunerError, first_line
 from tuner.files import atomic_path
 from tuner.fingerprint import short, study_fingerprints
-from tuner.mlp import DivergedError, MLPClassifierBN, ModelFormatError
+from tuner.mlp import DivergedError, MLPCore, ModelFormatError
+
+if TYPE_CHECKING:
+    from tuner.mlp.estimator import MLPClassifierBN
 from tuner.objective import model_params
 from tuner.optuna_private import rdb_models
 from tuner.space import to_course
@@ -133,7 +136,7 @@ def _check_same_data(chosen: Version, fingerprints: dict[str, Any], file: str | 
 
 # --- training -------------------------------------------------------------------------------
 
-def _scores(clf: MLPClassifierBN, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def _scores(clf: MLPCore, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Accuracy and mean cross-entropy, as the trials' `val_accuracy` / `val_loss`."""
     proba = clf.predict_proba(X)
     index = np.searchsorted(clf.classes_, y)
@@ -169,7 +172,7 @@ def _jsonable(value: Any) -> Any:
 class TrainedModel:
     """What `train_best` made: the model, its card, where both went."""
 
-    model: MLPClassifierBN
+    model: MLPCore  # MLPClassifierBN without scikit-learn's base classes
     card: dict[str, Any]
     model_path: Path
     card_path: Path
@@ -225,7 +228,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
 
     values = to_course(trial.params, spec.search)
     kwargs = model_params(spec, values)
-    clf = MLPClassifierBN(**kwargs)
+    clf = MLPCore(**kwargs)  # no scikit-learn import for a retrain (~1-2 s)
     X = np.concatenate([splits.X_train, splits.X_val])
     y = np.concatenate([splits.y_train, splits.y_val])
     try:
@@ -392,6 +395,8 @@ def load_model(path: str | Path) -> MLPClassifierBN:
         raise ModelFormatError(f"{path} is not a tuner model file (not an npz archive): "
                                "pass the model.npz written by `tuner train`")
     try:
+        from tuner.mlp.estimator import MLPClassifierBN
+
         clf = MLPClassifierBN.load(path)
     except ModelFormatError:
         raise
@@ -483,7 +488,7 @@ def read_csv(path: str | Path, n_features: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def predict_raw(clf: MLPClassifierBN, X_raw: np.ndarray) -> np.ndarray:
+def predict_raw(clf: MLPCore, X_raw: np.ndarray) -> np.ndarray:
     """Labels for raw (unscaled) rows, scaled exactly as the training rows were."""
     X = (np.asarray(X_raw, dtype=np.float64) - clf.extra_["scaler_mean"]) \
         / clf.extra_["scaler_scale"]

@@ -2,12 +2,16 @@
 
 - `layers`: forward/backward pairs (affine, ReLU, batch norm, softmax cross-entropy),
   each usable and gradient-checked on its own;
-- `model`: `MLPClassifierBN`, a scikit-learn estimator composing them, fast;
+- `model`: `MLPCore`, the classifier composing them, fast, without scikit-learn;
+- `estimator`: `MLPClassifierBN`, `MLPCore` as a scikit-learn estimator (imported on
+  first use, since scikit-learn's import costs ~0.5-2 s a command need not pay);
 - `checks`: what the estimator refuses (hyperparameters, data) and its errors;
 - `io`: the model file (npz, no pickle), read without trusting it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from tuner.mlp.io import FORMAT_NAME, FORMAT_VERSION, ModelFormatError
 from tuner.mlp.layers import (
@@ -24,13 +28,14 @@ from tuner.mlp.layers import (
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
 )
-from tuner.mlp.model import DivergedError, MLPClassifierBN, NotFittedError
+from tuner.mlp.model import DivergedError, MLPCore, NotFittedError
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "DivergedError",
     "MLPClassifierBN",
+    "MLPCore",
     "ModelFormatError",
     "NotFittedError",
     "affine_backward",
@@ -46,3 +51,11 @@ __all__ = [
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MLPClassifierBN":  # `from tuner.mlp import MLPClassifierBN` imports sklearn
+        from tuner.mlp.estimator import MLPClassifierBN
+
+        return MLPClassifierBN
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,10 @@
-"""`MLPClassifierBN`: the layers of `tuner.mlp.layers` composed into a classifier.
+"""`MLPCore`: the layers of `tuner.mlp.layers` composed into a classifier.
+
+`MLPCore` is the whole model and imports nothing from scikit-learn, so the tuning path
+(`tuner.objective`) starts without scikit-learn's import (~0.5-2 s: it pulls in
+scipy.stats). `MLPClassifierBN` (tuner/mlp/estimator.py) is the same class with
+scikit-learn's `BaseEstimator`/`ClassifierMixin` added, for `clone`, `GridSearchCV` and
+the public API (``from tuner.mlp import MLPClassifierBN`` imports it on first use).
 
 A hidden layer is
 
@@ -37,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tuner.mlp import io
 from tuner.mlp.checks import (
@@ -64,7 +69,7 @@ from tuner.mlp.layers import (
     softmax_cross_entropy_forward,
 )
 
-__all__ = ["DivergedError", "MLPClassifierBN", "NotFittedError"]
+__all__ = ["DivergedError", "MLPCore", "NotFittedError"]
 
 # A mean training loss this many times worse than guessing uniformly is divergence.
 _DIVERGENCE_FACTOR = 100.0
@@ -104,13 +109,14 @@ class _Workspace:
     logits: np.ndarray  # (m, k), the view of a (k, m) array
 
 
-class MLPClassifierBN(ClassifierMixin, BaseEstimator):
+class MLPCore:
     """MLP classifier: hidden layers Linear(no bias) -> BatchNorm -> ReLU, softmax out.
 
     Trained by mini-batch gradient descent with momentum on the mean cross-entropy:
     `v = momentum * v + (1 - momentum) * grad; p -= learning_rate * v` for every
     trainable array (hidden W, gamma, beta; output W and b; hidden b without BN).
-    A scikit-learn estimator: `clone`, `GridSearchCV` and `cross_val_score` work on it.
+    Without scikit-learn's base classes (tuner trains this one); `MLPClassifierBN` is it
+    as a scikit-learn estimator: `clone`, `GridSearchCV` and `cross_val_score` work there.
 
     Args:
         hidden: units of each hidden layer; () is softmax regression.
@@ -339,7 +345,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         X_val: Any = None,
         y_val: Any = None,
         on_epoch: Callable[[int, dict[str, float]], bool | None] | None = None,
-    ) -> MLPClassifierBN:
+    ) -> MLPCore:
         """Train from scratch.
 
         Args:
@@ -525,7 +531,7 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         )  # fmt: skip
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> MLPClassifierBN:
+    def load(cls, path: str | os.PathLike) -> MLPCore:
         """Read a model written by `save`; extra arrays are in its `extra_` dict.
 
         Raises:
@@ -550,3 +556,4 @@ class MLPClassifierBN(ClassifierMixin, BaseEstimator):
         clf.loss_curve_ = [h["train_loss"] for h in f.history]
         clf.extra_ = f.extra
         return clf
+
