@@ -28,9 +28,20 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, missing, write_study
-from docker_support import (BASE_IMAGE, TUNER_IMAGE, Compose, Steps, build_db_image,
-                            build_tuner_image, http_get, make_base_image, sh, start_engine,
-                            wait_for, why_no_docker)
+from docker_support import (
+    BASE_IMAGE,
+    TUNER_IMAGE,
+    Compose,
+    Steps,
+    build_db_image,
+    build_tuner_image,
+    http_get,
+    make_base_image,
+    sh,
+    start_engine,
+    wait_for,
+    why_no_docker,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -290,10 +301,11 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
             f"epochs = {epochs['digits-momentum']}", f"epochs = {epochs['digits-momentum'] - 5}"))
         changed.chmod(0o644)
         os.replace(changed, file)
-        wait_for(lambda: any(f"/v2: " in line for t in ticks()[seen:] for line in t
+        wait_for(lambda: any("/v2: " in line for t in ticks()[seen:] for line in t
                              if "digits-momentum/v2" in line),
                  "the tick that re-tunes digits-momentum", every_s=2)
-        tick = next(t for t in ticks()[seen:] if any("digits-momentum/v2" in l for l in t))
+        tick = next(t for t in ticks()[seen:] if any("digits-momentum/v2" in line
+                                                        for line in t))
         assert any(" digits-momentum: definition changed (" in line
                    and "created digits-momentum/v2 from digits-momentum" in line
                    for line in tick), tick

@@ -41,6 +41,13 @@ def test_crash_storm_keeps_n_trials_exact(tmp_path: Path, any_url: str) -> None:
     # Trials of a few hundred milliseconds: the storm lands mid-trial, not between them.
     study = write_study(tmp_path, name="storm", n_trials=n_trials, epochs=25, dataset="digits")
     rng = random.Random(13)
+    # The test reads the trials with plain Optuna, which would create the tables itself
+    # and race the workers doing the same (MariaDB cannot roll back a CREATE TABLE):
+    # let tuner make the schema first. Workers racing on an empty database are
+    # test_workers.py's subject.
+    from tuner.storage import open_storage
+
+    open_storage(any_url, heartbeat=False).engine.dispose()
     procs = [start(study, any_url) for _ in range(WORKERS)]
     killed = 0
     try:
