@@ -40,7 +40,7 @@ def test_cli_never_prints_any_piece_of_such_a_password() -> None:
 
 
 def test_one_line_scrubs_the_pieces_a_driver_may_print() -> None:
-    from tuner.storage import _one_line
+    from tuner.storage_url import one_line as _one_line
 
     error = Exception('could not translate host name "Hid3den" to address')
     assert "Hid3den" not in _one_line(error, AT_IN_PASSWORD)

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import threading
 import time
@@ -42,22 +41,33 @@ import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from tuner import keys
-from tuner.errors import TunerError
 from tuner.optuna_private import open_rdb, rdb_models
+from tuner.storage_url import (
+    _PERMANENT,
+    DEFAULT_STORAGE,
+    StorageError,
+    check_url,
+    default_artifact_dir,
+    mask_url,
+    one_line,
+    password_pieces,
+    resolve_storage_url,
+    url_password,
+)
 
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
     "StorageLost", "TunerStorage",
     "mask_url", "open_storage", "password_pieces", "requeue", "resolve_storage_url",
-    "retry_trial", "transient_cause", "url_password",
+    "retry_trial", "transient_cause", "url_password", "default_artifact_dir",
 ]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///tuner.db"
+
 # Errors of a lost or busy connection: worth retrying, never a reason to lose a study.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,
@@ -102,10 +112,6 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, *, own_failure
         user_attrs={k: v for k, v in trial.user_attrs.items() if k != FAILED_BY_ITSELF_ATTR},
         system_attrs=attrs))
     return True
-
-
-class StorageError(TunerError):
-    """A storage URL that is malformed or cannot be reached."""
 
 
 class NoDatabase(StorageError):
@@ -257,7 +263,7 @@ class TunerStorage(RDBStorage):
             if isinstance(e, StorageLost) or transient_cause(e) is None:
                 raise
             self._note_outage(e)
-            log.debug("heartbeat of trial %d not written: %s", trial_id, _one_line(e, self.url))
+            log.debug("heartbeat of trial %d not written: %s", trial_id, one_line(e, self.url))
         else:
             self._note_reachable()
 
@@ -269,7 +275,7 @@ class TunerStorage(RDBStorage):
         if since is None:
             since = self._outage_since = now
             log.warning("lost the storage %s (%s); retrying for up to %d s",
-                        mask_url(self.url), _one_line(e, self.url), outage_timeout())
+                        mask_url(self.url), one_line(e, self.url), outage_timeout())
         return now - since
 
     def _note_reachable(self) -> None:
@@ -310,7 +316,7 @@ class TunerStorage(RDBStorage):
                 limit = outage_timeout()
                 if lost_for >= limit:
                     raise StorageLost(
-                        f"lost the storage {mask_url(self.url)}: {_one_line(e, self.url)} "
+                        f"lost the storage {mask_url(self.url)}: {one_line(e, self.url)} "
                         f"(gave up after {limit} s without it; TUNER_OUTAGE_TIMEOUT sets the "
                         "limit)") from None
                 time.sleep(min(delay * (0.5 + random.random()), limit - lost_for))
@@ -406,59 +412,6 @@ def transient_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
-def resolve_storage_url(option: str | None, from_spec: str | None = None) -> str:
-    """First found wins: ``--storage``, ``TUNER_STORAGE``, [study] storage, the default.
-
-    With ``TUNER_REQUIRE_STORAGE=1`` (set by docker/compose.yaml and docker/k8s/) only the
-    first two count: in a container the default SQLite file, or one a study file names,
-    would silently die with the container, so a missing ``TUNER_STORAGE`` is an error.
-    """
-    url = option or os.environ.get("TUNER_STORAGE")
-    if not url and os.environ.get("TUNER_REQUIRE_STORAGE", "").strip() not in ("", "0"):
-        state = "empty" if "TUNER_STORAGE" in os.environ else "not set"
-        raise StorageError(f"TUNER_STORAGE is {state} and TUNER_REQUIRE_STORAGE=1 refuses the "
-                           f"{DEFAULT_STORAGE} fallback (a file inside the container): set "
-                           "it, e.g. TUNER_STORAGE=postgresql+psycopg2://tuner:PASSWORD@db:5432/"
-                           "tuner in docker/.env (copy docker/.env.example), or pass --storage")
-    return url or from_spec or DEFAULT_STORAGE
-
-
-def _split_userinfo(url: str) -> tuple[str, str, str] | None:
-    """(``scheme://``, userinfo, the rest) split at the LAST ``@`` after ``://``.
-
-    Not the URL parser's split: SQLAlchemy (like urllib) ends the password at the first
-    ``@``, so an un-encoded ``@`` in a password (``tuner:pa55@Hid3den/Part@host/db``)
-    would leave the rest of it in the "host". Splitting at the last ``@`` may over-mask a
-    query string that holds an ``@``; it never shows a password.
-    """
-    head, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return None
-    userinfo, _, host = rest.rpartition("@")
-    return head + sep, userinfo, host
-
-
-def url_password(url: str) -> str | None:
-    """The password in ``url`` as a person typed it (everything after the first ``:`` of
-    the user part, up to the last ``@``), for scrubbing it out of messages."""
-    parts = _split_userinfo(url)
-    if parts is None or ":" not in parts[1]:
-        return None
-    return parts[1].split(":", 1)[1] or None
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ***, safe to print or store."""
-    parts = _split_userinfo(url)
-    if parts is None:
-        # Not a URL at all: what precedes an @ cannot be trusted to be safe.
-        return url.rpartition("@")[2] if "://" not in url else url
-    head, userinfo, host = parts
-    if ":" not in userinfo:
-        return url  # a user name and no password
-    return f"{head}{userinfo.split(':', 1)[0]}:***@{host}"
-
-
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         # Let SQLAlchemy, not pysqlite, open transactions (see _sqlite_begin).
@@ -505,40 +458,6 @@ def heartbeat_settings() -> tuple[int, int]:
     return interval, grace
 
 
-# Errors that no amount of waiting fixes: report them at once.
-_PERMANENT = ("authentication failed", "access denied", "does not exist",
-              "unknown database", "unable to open database file", "file is not a database")
-
-
-def _check_url(url: str) -> sqlalchemy.engine.URL:
-    try:
-        parsed = make_url(url)
-    except Exception:
-        raise StorageError(f"malformed storage URL {mask_url(url)!r}: expected e.g. "
-                           "sqlite:///tuner.db, postgresql+psycopg2://user:pw@host/db or "
-                           "mysql+pymysql://user:pw@host/db") from None
-    secret = url_password(url)
-    if secret and "@" in secret and "?" not in secret:
-        # The URL parser ends the password at its first '@': the rest would be taken for
-        # the host, sent to DNS and printed in the driver's errors. (An '@' in the query
-        # string, after a '?', is not a password's and is left to the parser.)
-        raise StorageError(f"storage URL {mask_url(url)!r}: the password holds an un-encoded "
-                           "'@'; URL-encode it (@ as %40, / as %2F)")
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
-        raise StorageError(f"unsupported storage URL {mask_url(url)!r}: use sqlite:///, "
-                           "postgresql+psycopg2:// or mysql+pymysql://")
-    if backend == "sqlite":
-        db = parsed.database
-        if not db or db == ":memory:":
-            raise StorageError(f"storage URL {url!r} names no file: an in-memory database "
-                               "would lose the study; use e.g. sqlite:///tuner.db")
-        parent = Path(db).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StorageError(f"storage URL {url!r}: folder {parent} does not exist")
-    return parsed
-
-
 # Connections a worker holds on a server database. A worker's calls come from two threads:
 # the trial's (every storage call, one at a time, each returning its connection to the
 # pool when done) and the heartbeat thread's (one short write per interval). Creating a
@@ -568,7 +487,7 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
     With ``create=False`` (commands that only read) a SQLite file that does not exist is
     an error, not a new empty database: a typo in a path should not look like "no studies".
     """
-    parsed = _check_url(url)
+    parsed = check_url(url)
     if not create and parsed.get_backend_name() == "sqlite" and \
             not Path(parsed.database).expanduser().exists():
         raise NoDatabase(f"no database at {parsed.database}: check --storage or "
@@ -598,7 +517,7 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
                                f"installed ({e.__cause__ or e})") from None
         except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
                 AssertionError) as e:
-            message = _one_line(e, url)
+            message = one_line(e, url)
             if _lost_race(e, message) and races < MAX_CREATE_RACES:
                 # Another process created (part of) the tables first: they exist now, so
                 # try again at once. The database answered; this is not an outage, and it
@@ -640,41 +559,3 @@ def _lost_race(e: BaseException, message: str) -> bool:
     return any(r in message.lower() for r in _RACE)
 
 
-def password_pieces(url: str) -> list[str]:
-    """Every string that may show ``url``'s password, longest first, for scrubbing: the
-    password as typed (up to the last ``@``), as the URL parser decoded it (what the
-    driver was given), and, since a password the parser split leaks in pieces (a "host"
-    of its tail), each piece of those between ``@ / : ? #`` long enough (4+ characters)
-    not to mangle ordinary words."""
-    secrets = [url_password(url)]
-    try:
-        secrets.append(make_url(url).password)
-    except Exception:  # noqa: BLE001 - a malformed URL: the split above still applies
-        pass
-    pieces = {str(p) for p in secrets if p}
-    for secret in list(pieces):
-        pieces.update(part for part in re.split(r"[@/:?#]", secret) if len(part) >= 4)
-    return sorted(pieces, key=len, reverse=True)
-
-
-def _one_line(e: BaseException, url: str) -> str:
-    """The first line of the driver's message, without SQL, and without the password."""
-    inner = getattr(e, "orig", None) or e
-    text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-    for secret in password_pieces(url):
-        text = text.replace(secret, "***")
-    return text[:300]
-
-
-def default_artifact_dir(url: str) -> Path:
-    """Where trained models are stored as Optuna artifacts unless `--artifacts` says.
-
-    Beside the database file for SQLite (``tuner.db`` -> ``tuner-artifacts/``); for a
-    server database, ``tuner-artifacts/`` in the current folder (mount the same folder on
-    every host that trains or serves the dashboard).
-    """
-    parsed = _check_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        db = Path(parsed.database).expanduser().resolve()
-        return db.with_name(f"{db.stem}-artifacts")
-    return Path("tuner-artifacts").resolve()
