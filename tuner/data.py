@@ -186,5 +186,21 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
 
 
 def spec_splits(spec: StudySpec) -> Splits:
-    """The splits a study file's trials train and score on: its [data] and [model] dtype."""
+    """The splits a study file's trials train and score on: its [data] and [model] dtype.
+
+    A dispatcher on the source: a built-in dataset, or a file / database table
+    (tuner/table.py: read, typed, split in a canonical order of its rows so the split is
+    a function of content and seeds, preprocessing fitted on the training split only).
+    """
+    if spec.data.is_table:
+        return _table_splits(spec)
     return load_splits(spec.data.dataset, dtype=spec.model.dtype, **spec.data.loader_kwargs())
+
+
+def _table_splits(spec: StudySpec) -> Splits:
+    from tuner.table import load_table, table_splits
+
+    data = spec.data
+    return table_splits(load_table(data, spec.path), test_fraction=data.test_fraction,
+                        validation_fraction=data.validation_fraction, seed=data.seed,
+                        test_seed=data.test_seed, dtype=spec.model.dtype)
