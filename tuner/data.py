@@ -8,29 +8,20 @@ training part only, so validation and test are scaled the way unseen data would 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tuner.errors import TunerError
+from tuner.splits import DataError, Splits
 
 if TYPE_CHECKING:
-    from sklearn.preprocessing import StandardScaler
-
-    from tuner.preprocess import Preprocessing
     from tuner.spec import StudySpec
-    from tuner.table import Table
 
 # scikit-learn is imported where data is loaded, not here: every command reads study
 # files through this module, and `--help` or a status query should not wait ~1 s for it.
 
 __all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy",
            "spec_splits"]
-
-
-class DataError(TunerError, ValueError):
-    """A dataset name or parameter that cannot be loaded."""
 
 
 SYNTHETIC_DEFAULTS: dict[str, int] = {
@@ -98,44 +89,6 @@ def load_xy(name: str, *, seed: int = 0, params: Mapping[str, int] | None = None
         raise DataError(f"{name}: takes no parameters (got {', '.join(sorted(params))}); "
                         "only 'synthetic' does")
     return DATASETS[name](seed)
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Train, validation and held-out test arrays, standardized with the training scaler."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    scaler_mean: np.ndarray
-    scaler_scale: np.ndarray
-    # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
-    # bit like these arrays did (`tuner predict` relies on it).
-    scaler: StandardScaler | None = None
-    # A file or database source (tuner/table.py): the fitted preprocessing, which
-    # `tuner predict` re-applies from the model file, and the rows with their content
-    # fingerprint. None for the built-in datasets.
-    preprocessing: Preprocessing | None = None
-    table: Table | None = None
-
-    @property
-    def n_classes(self) -> int:
-        return int(np.unique(self.y_train).size)
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[1])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Every array by name, in a fixed order (what the data fingerprint hashes)."""
-        return {
-            "X_train": self.X_train, "y_train": self.y_train,
-            "X_val": self.X_val, "y_val": self.y_val,
-            "X_test": self.X_test, "y_test": self.y_test,
-        }
 
 
 def _check_fraction(key: str, value: float) -> None:

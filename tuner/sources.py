@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuner.data import DataError
+from tuner.splits import DataError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuner.data import DataError, Splits
 from tuner.preprocess import (
     MISSING,
     Preprocessing,
@@ -40,6 +39,7 @@ from tuner.preprocess import (
     first_row,
     numeric_values,
 )
+from tuner.splits import DataError, Splits
 
 if TYPE_CHECKING:
     import pandas as pd
