@@ -997,7 +997,8 @@ def test_the_compose_stack_without_docker(tmp_path: Path, pg_url: str) -> None:
 
             def tick(what: str) -> list[str]:
                 """The lines of the next whole tick."""
-                lines.until(lambda l: re.search(r" tick \S+: re-tuning 3 study files$", l),
+                lines.until(lambda l: re.search(
+                    rf" tick \S+: re-tuning {len(studies)} study files$", l),
                             f"starting a tick ({what})")
                 start = len(lines.seen)
                 lines.until(lambda l: " next run at " in l, f"ending a tick ({what})")
@@ -1021,7 +1022,7 @@ def test_the_compose_stack_without_docker(tmp_path: Path, pg_url: str) -> None:
             after = tick("after the re-tune")
             assert any(" digits-momentum: up to date (digits-momentum/v2, 4 of 4 trials "
                        "finished" in l for l in after), after
-            assert sum(" up to date " in l for l in after) == 3, after
+            assert sum(" up to date " in l for l in after) == len(studies), after
         finally:
             assert stop(scheduler) == 0, scheduler.log.read_text()
         lines.until(lambda l: re.search(r" stopped after \d+ runs$", l), "stopping")

@@ -428,3 +428,17 @@ def test_same_rows_in_another_order_on_postgresql_is_up_to_date(
     again = run_tuner("retune", file, "--storage", pg_url, env=env)
     assert again.returncode == 0, again.stderr
     assert _versions(pg_url) == ["own"], again.stdout
+
+
+@pytest.mark.unit
+def test_a_relative_path_is_taken_from_the_study_folder_as_named(tmp_path: Path) -> None:
+    """A studies/ folder that is a symlink (or, in a container, a bind mount) finds
+    ../data/ beside itself, as the Docker stack's mounted studies folder needs."""
+    from tuner.sources import resolve_path
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "studies").symlink_to(tmp_path / "elsewhere")
+    study = tmp_path / "app" / "studies" / "churn.toml"
+    assert resolve_path("../data/churn.csv", study) == tmp_path / "app" / "data" / "churn.csv"
+    assert resolve_path("/abs/x.csv", study) == Path("/abs/x.csv")
