@@ -339,7 +339,10 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
                                             factorized)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(y)), copy=False)
     hashes, described = row_hashes(frame, y, classes, data.target, kinds)
-    order = np.argsort(hashes, kind="stable")
+    # numpy's default (SIMD quick) sort: ~10x faster than a stable one on 1M uint64
+    # keys. Rows with equal hashes are equal rows, so whichever comes first, every split
+    # gets bit-identical arrays: the split stays a function of content and seeds.
+    order = np.argsort(hashes)
     digest = _digest(hashes[order], described)
     return Table(frame=frame, y=y, classes=classes, target=data.target,
                  numeric=tuple(n for n in features if kinds[n] == "numeric"),
