@@ -442,3 +442,28 @@ def test_a_relative_path_is_taken_from_the_study_folder_as_named(tmp_path: Path)
     study = tmp_path / "app" / "studies" / "churn.toml"
     assert resolve_path("../data/churn.csv", study) == tmp_path / "app" / "data" / "churn.csv"
     assert resolve_path("/abs/x.csv", study) == Path("/abs/x.csv")
+
+
+@pytest.mark.integration
+def test_a_tampered_preprocessing_state_is_refused_in_one_line(tmp_path: Path,
+                                                               sqlite_url: str) -> None:
+    rows = churn_rows(200)
+    rows.to_csv(tmp_path / "churn.csv", index=False)
+    file = own_study(tmp_path, 'path = "churn.csv"\ntarget = "churned"\n'
+                     'features = ["tenure_months", "contract"]', n_trials=1)
+    assert invoke("study", "run", file, "--storage", sqlite_url).exit_code == 0
+    model = tmp_path / "m.npz"
+    assert invoke("train", file, "--storage", sqlite_url, "-o", model).exit_code == 0
+    rows[["contract", "tenure_months"]].to_csv(tmp_path / "in.csv", index=False)
+    with np.load(model, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    state = json.loads(str(arrays["extra/preprocessing"][()]))
+    for what, change in (("nested classes", {"classes": [["no"], ["yes"]]}),
+                         ("a missing column list", {"numeric": None}),
+                         ("an extra category", {"categories": {"contract": ["a", "b", "c",
+                                                                            "d"]}})):
+        bad = {**arrays, "extra/preprocessing": np.array(json.dumps({**state, **change}))}
+        tampered = tmp_path / "tampered.npz"
+        np.savez(tampered, **bad)
+        line = error_line(run_tuner("predict", tampered, tmp_path / "in.csv"))
+        assert "tampered.npz" in line, (what, line)

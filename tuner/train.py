@@ -458,6 +458,11 @@ def preprocessing(clf: MLPClassifierBN, where: str | Path = "model") -> Preproce
         meta = json.loads(str(raw[()]))
         if not isinstance(meta, dict):
             raise ValueError("not a JSON object")
+        classes = meta.get("classes")
+        # Labels as a user writes them: text, whole numbers, true/false -- nothing nested.
+        if not isinstance(classes, list) or not all(
+                isinstance(c, (str, int, bool)) for c in classes):
+            raise ValueError("classes must be a list of text, integer or boolean labels")
     except ValueError as e:
         raise ModelFormatError(f"{where}: unreadable preprocessing state ({e})") from None
     try:
