@@ -133,7 +133,7 @@ def test_shipped_churn_data_and_studies(tmp_path: Path, monkeypatch):
     assert (tmp_path / "again.csv").read_bytes() == shipped.read_bytes()
     assert shipped.stat().st_size < 1_000_000
 
-    csv_study = load_spec(root / "data/studies/churn-csv.toml")
+    csv_study = load_spec(root / "studies/churn.toml")
     table = load_table(csv_study.data, csv_study.path)
     assert (table.n_rows, table.n_columns, table.classes) == (3000, 9, ("no", "yes"))
     assert table.categorical == ("contract", "internet", "payment", "senior")
@@ -146,7 +146,7 @@ def test_shipped_churn_data_and_studies(tmp_path: Path, monkeypatch):
                                      "--table", url])
     make.main()
     monkeypatch.setenv("CHURN_DATABASE_URL", url)
-    table_study = load_spec(root / "data/studies/churn-table.toml")
+    table_study = load_spec(root / "studies/sql/churn-table.toml")
     from_db = load_table(table_study.data, table_study.path)
     assert (from_db.n_rows, from_db.n_columns, from_db.classes) == (3000, 9, ("no", "yes"))
     # SQLite stores true/false as 0/1, so `senior` reads back as numbers: other values,

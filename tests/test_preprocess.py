@@ -149,3 +149,22 @@ def test_missing_column_and_bad_values_name_them():
         pre.transform(bad, where="new.csv")
     with pytest.raises(PreprocessError, match="unreadable preprocessing state"):
         Preprocessing.from_saved({}, {**pre.to_json()})
+
+
+def test_a_value_beyond_float32_after_scaling_is_refused_naming_column_and_row():
+    """Issue 13 item 5 on the table side: 1e40 is finite in float64 and infinity in a
+    float32 model input; float64 inputs take it."""
+    train = frame(300, seed=1)
+    pre = Preprocessing.fit(train, numeric=NUMERIC, categorical=CATEGORICAL, target="t",
+                            classes=("a", "b"))
+    new = frame(20, seed=2)
+    new.loc[6, "income"] = 1e45  # income scale ~3e4: 1e40 would still fit
+    with pytest.raises(PreprocessError, match=r"new\.csv: column 'income' row 7: the value "
+                                              r"scales to .*float32"):
+        pre.transform(new, dtype="float32", where="new.csv")
+    assert np.isfinite(pre.transform(new, dtype="float64")).all()
+    # Rows picked by position and numbered as the source numbers them (rows without a
+    # target dropped before): the message names the source's row.
+    with pytest.raises(PreprocessError, match=r"row 19:"):
+        pre.transform(new, rows=np.array([0, 6]), dtype="float32",
+                      row_numbers=np.arange(20) * 3 + 1)

@@ -8,30 +8,20 @@ training part only, so validation and test are scaled the way unseen data would 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tuner.errors import TunerError
+from tuner.splits import DataError, Splits
 
 if TYPE_CHECKING:
-    from sklearn.preprocessing import StandardScaler
-
-    from tuner.cache import Scaler
-    from tuner.preprocess import Preprocessing
     from tuner.spec import StudySpec
-    from tuner.table import Table
 
 # scikit-learn is imported where data is loaded, not here: every command reads study
 # files through this module, and `--help` or a status query should not wait ~1 s for it.
 
 __all__ = ["DATASETS", "SYNTHETIC_DEFAULTS", "DataError", "Splits", "load_splits", "load_xy",
            "spec_splits"]
-
-
-class DataError(TunerError, ValueError):
-    """A dataset name or parameter that cannot be loaded."""
 
 
 SYNTHETIC_DEFAULTS: dict[str, int] = {
@@ -105,44 +95,6 @@ def load_xy(name: str, *, seed: int = 0, params: Mapping[str, int] | None = None
     return DATASETS[name](seed)
 
 
-@dataclass(frozen=True)
-class Splits:
-    """Train, validation and held-out test arrays, standardized with the training scaler."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    scaler_mean: np.ndarray
-    scaler_scale: np.ndarray
-    # The fitted scaler itself, in float64: new raw rows scaled with it come out bit for
-    # bit like these arrays did (`tuner predict` relies on it).
-    scaler: StandardScaler | Scaler | None = None
-    # A file or database source (tuner/table.py): the fitted preprocessing, which
-    # `tuner predict` re-applies from the model file, and the rows with their content
-    # fingerprint. None for the built-in datasets.
-    preprocessing: Preprocessing | None = None
-    table: Table | None = None
-
-    @property
-    def n_classes(self) -> int:
-        return int(np.unique(self.y_train).size)
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[1])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Every array by name, in a fixed order (what the data fingerprint hashes)."""
-        return {
-            "X_train": self.X_train, "y_train": self.y_train,
-            "X_val": self.X_val, "y_val": self.y_val,
-            "X_test": self.X_test, "y_test": self.y_test,
-        }
-
-
 def _check_fraction(key: str, value: float) -> None:
     if not 0.0 < value < 1.0:
         raise DataError(f"{key}={value} must be strictly between 0 and 1")
@@ -193,9 +145,14 @@ def load_splits(name: str, *, test_fraction: float = 0.2, validation_fraction: f
 def spec_splits(spec: StudySpec) -> Splits:
     """The splits a study file's trials train and score on: its [data] and [model] dtype.
 
-    A built-in dataset's splits come from the on-disk cache when nothing they depend on
-    changed (tuner/cache.py), which spares the command the scikit-learn import.
+    A dispatcher on the source: a file / database table (tuner/table.py: read, typed,
+    split in a canonical order of its rows so the split is a function of content and
+    seeds, preprocessing fitted on the training split only), or a built-in dataset, whose
+    splits come from the on-disk cache when nothing they depend on changed
+    (tuner/cache.py), which spares the command the scikit-learn import.
     """
+    if spec.data.is_table:
+        return _table_splits(spec)
     from tuner.cache import cached_splits
 
     def compute() -> Splits:
@@ -206,3 +163,12 @@ def spec_splits(spec: StudySpec) -> Splits:
     if name is None or name not in _BUILT_IN or DATASETS.get(name) is not _BUILT_IN[name]:
         return compute()  # a loader registered in DATASETS by its user: its own business
     return cached_splits(spec, compute, Splits)
+
+
+def _table_splits(spec: StudySpec) -> Splits:
+    from tuner.table import load_table, table_splits
+
+    data = spec.data
+    return table_splits(load_table(data, spec.path), test_fraction=data.test_fraction,
+                        validation_fraction=data.validation_fraction, seed=data.seed,
+                        test_seed=data.test_seed, dtype=spec.model.dtype)

@@ -186,20 +186,38 @@ def _software_versions() -> dict[str, str]:
 
 def study_fingerprints(spec: StudySpec, splits: Splits | None = None) -> dict[str, Any]:
     """Everything `tuner fingerprint` shows and a study version stores."""
-    if splits is None:
-        splits = spec_splits(spec)
-    data = data_fingerprint(splits, spec.data)
+    if splits is not None:
+        data = data_fingerprint(splits, spec.data)
+    elif spec.data.is_table:
+        # The rows alone decide a table's fingerprint: no split or preprocessing fit.
+        from tuner.table import load_table
+
+        data = table_fingerprint(load_table(spec.data, spec.path), spec.data)
+    else:
+        data = data_fingerprint(spec_splits(spec), spec.data)
     hardware = hardware_fingerprint()
     return {"study": spec.name, "data": data.as_dict(), "hardware": hardware.as_dict(),
             "spec_hash": spec.spec_hash, "spec_short": short(spec.spec_hash),
             "software": software_versions()}
 
 
+def rows_text(components: dict[str, Any] | None) -> str:
+    """What a table source's data fingerprint hashed, in words ("" for a built-in
+    dataset): "2,991 rows x 9 columns hashed; 9 rows without a target dropped"."""
+    if not components or "rows" not in components:
+        return ""
+    dropped = components.get("dropped_rows", 0)
+    return (f"{components['rows']:,} rows x {components['columns']} columns hashed; "
+            f"{dropped:,} row{'' if dropped == 1 else 's'} without a target dropped")
+
+
 def fingerprint_text(fp: dict[str, Any]) -> str:
     """`study_fingerprints` for people: each hash with what it was computed from."""
     lines = [f"study      {fp['study']}", f"definition {fp['spec_short']}"]
     for part in ("data", "hardware"):
-        lines.append(f"{part:<10} {fp[part]['short']}")
+        lines.append(f"{part:<10} {fp[part]['short']}"
+                     + (f"  ({hashed})" if (hashed := rows_text(fp[part]["components"]))
+                        and part == "data" else ""))
         lines += [f"  {k}: {v}" for k, v in fp[part]["components"].items()]
     lines.append("software (recorded, not part of the hardware fingerprint): "
                  + ", ".join(f"{k} {v}" for k, v in fp["software"].items()))

@@ -275,13 +275,16 @@ class Preprocessing:
         return names
 
     def transform(self, frame: pd.DataFrame, *, rows: np.ndarray | None = None,
-                  dtype: str | np.dtype = "float64", where: str = "data") -> np.ndarray:
+                  dtype: str | np.dtype = "float64", where: str = "data",
+                  row_numbers: np.ndarray | None = None) -> np.ndarray:
         """The model's input for the rows of ``frame`` (or those at positions ``rows``),
         without scikit-learn.
 
         Columns are found by name (order free, extra columns ignored); a missing one is an
         error naming it. Equal to the fitted ColumnTransformer's output (computed in
-        float64, then cast to ``dtype``).
+        float64, then cast to ``dtype``). A value that ``dtype`` cannot hold after scaling
+        (1e40 into float32) is an error naming its column and row: ``row_numbers[i]`` is
+        how the user numbers row ``i`` of ``frame`` (default ``i + 1``).
         """
         absent = [c for c in self.columns if c not in frame.columns]
         if absent:
@@ -304,6 +307,16 @@ class Preprocessing:
             # Same two float64 operations as StandardScaler.transform, same bits.
             x -= self.mean[j]
             x /= self.scale[j]
+        if out.dtype != np.float64 and len(block):
+            big = np.abs(block) > np.finfo(out.dtype).max
+            if big.any():
+                j, i = (int(k) for k in np.argwhere(big)[0])
+                at = i if rows is None else int(rows[i])
+                row = at + 1 if row_numbers is None else int(row_numbers[at])
+                raise PreprocessError(
+                    f"{where}: column {self.numeric[j]!r} row {row}: the value scales to "
+                    f"{block[j, i]:.3g}, beyond the model's {out.dtype} range; fix it, "
+                    "drop the column, or use [model] dtype = \"float64\"")
         out[:, :len(self.numeric)] = block.T
         del block
         offset = len(self.numeric)

@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tuner.data import DataError
+from tuner.splits import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,9 +42,14 @@ class SourceError(DataError):
 
 
 def resolve_path(path: str, study_path: Path) -> Path:
-    """``path`` as written in the study file, relative to that file's folder."""
+    """``path`` as written in the study file, relative to that file's folder.
+
+    ".." is taken from the folder as named, not from where a symlink points: a studies/
+    folder that is a symlink (or a bind mount in a container) next to data/ finds
+    ../data/churn.csv beside it, as `cd studies/..` would.
+    """
     p = Path(path).expanduser()
-    return p if p.is_absolute() else study_path.resolve().parent / p
+    return p if p.is_absolute() else Path(os.path.normpath(study_path.absolute().parent / p))
 
 
 def file_format(path: Path) -> str | None:

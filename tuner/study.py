@@ -127,7 +127,11 @@ def show_text(report: dict[str, Any]) -> str:
     else:
         lines.append("best       no complete trial yet")
     if report["data"]:
-        lines += [f"data       {report['data'][:12]}",
+        from tuner.fingerprint import rows_text
+
+        components = (report.get("fingerprint_components") or {}).get("data")
+        hashed = rows_text(components)
+        lines += [f"data       {report['data'][:12]}" + (f"  ({hashed})" if hashed else ""),
                   f"hardware   {report['hardware'][:12]}",
                   f"definition {report['definition'][:12]}",
                   f"reason     {report['reason']}"]

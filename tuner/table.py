@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuner.data import DataError, Splits
 from tuner.preprocess import (
     MISSING,
     Preprocessing,
@@ -40,6 +39,7 @@ from tuner.preprocess import (
     first_row,
     numeric_values,
 )
+from tuner.splits import DataError, Splits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,6 +74,9 @@ class Table:
     digest: str
     n_dropped: int
     origin: str
+    # 1-based row numbers in the source of the rows kept (None: every row was kept), so a
+    # message about a kept row names the row the user sees in the file.
+    source_rows: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -339,12 +342,16 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
                                             factorized)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(y)), copy=False)
     hashes, described = row_hashes(frame, y, classes, data.target, kinds)
-    order = np.argsort(hashes, kind="stable")
+    # numpy's default (SIMD quick) sort: ~10x faster than a stable one on 1M uint64
+    # keys. Rows with equal hashes are equal rows, so whichever comes first, every split
+    # gets bit-identical arrays: the split stays a function of content and seeds.
+    order = np.argsort(hashes)
     digest = _digest(hashes[order], described)
     return Table(frame=frame, y=y, classes=classes, target=data.target,
                  numeric=tuple(n for n in features if kinds[n] == "numeric"),
                  categorical=tuple(n for n in features if kinds[n] == "categorical"),
-                 order=order, digest=digest, n_dropped=n_dropped, origin=origin)
+                 order=order, digest=digest, n_dropped=n_dropped, origin=origin,
+                 source_rows=np.flatnonzero(keep) + 1 if n_dropped else None)
 
 
 def load_table(data: DataSpec, study_path: Path) -> Table:
@@ -402,13 +409,14 @@ def table_splits(table: Table, *, test_fraction: float = 0.2,
                             classes=table.classes)
 
     def inputs(rows: np.ndarray) -> np.ndarray:
-        return pre.transform(table.frame, rows=rows, dtype=dtype, where=table.origin)
+        return pre.transform(table.frame, rows=rows, dtype=dtype, where=table.origin,
+                             row_numbers=table.source_rows)
 
-    cast = np.dtype(dtype)
     return Splits(
         X_train=inputs(train), y_train=table.y[train],
         X_val=inputs(val), y_val=table.y[val],
         X_test=inputs(test), y_test=table.y[test],
-        # What the old scaler fields mean for a table: the numeric block's statistics.
-        scaler_mean=pre.mean.astype(cast), scaler_scale=pre.scale.astype(cast),
+        # What the old scaler fields mean for a table: the numeric block's statistics, in
+        # float64 (a column of huge values has a mean and scale float32 cannot hold).
+        scaler_mean=pre.mean, scaler_scale=pre.scale,
         preprocessing=pre, table=table)

@@ -42,10 +42,14 @@ if TYPE_CHECKING:
     from tuner.mlp.estimator import MLPClassifierBN
 from tuner.objective import model_params
 from tuner.optuna_private import rdb_models
+from tuner.sources import describe
 from tuner.space import to_course
 from tuner.spec import StudySpec
 from tuner.storage import default_artifact_dir
 from tuner.versions import Version, chain, parse_version_arg
+
+if TYPE_CHECKING:
+    from tuner.preprocess import Preprocessing
 
 __all__ = [
     "CARD_FORMAT", "CSVError", "NothingToTrain", "TrainError", "TrainedModel", "card_path",
@@ -55,6 +59,7 @@ __all__ = [
 
 CARD_FORMAT = "tuner.model-card"
 SCALER_KEYS = ("scaler_mean", "scaler_scale")
+PREPROCESSING_KEY = "preprocessing"  # extra array: the JSON of a table's preprocessing
 MODEL_ATTR = keys.MODEL  # study user attribute: the last model trained from the version
 
 METRIC_TEXT = {
@@ -220,9 +225,9 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
     chosen, study, trial = select_best(storage, spec, version, file=file)
     if splits is None:
         splits = spec_splits(spec)
-    if splits.scaler is None:
-        raise TrainError("these splits carry no fitted scaler: load them with "
-                         "tuner.data.load_splits")
+    if splits.scaler is None and splits.preprocessing is None:
+        raise TrainError("these splits carry neither a fitted scaler nor a preprocessing: "
+                         "load them with tuner.data.spec_splits")
     fingerprints = study_fingerprints(spec, splits)
     _check_same_data(chosen, fingerprints, file)
 
@@ -239,6 +244,9 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
                          "or pick parameters with `--version`") from e
     test = _scores(clf, splits.X_test, splits.y_test)
     metric = spec.metric
+    pre = splits.preprocessing
+    # A table's model predicts class indices; the card lists the labels the user wrote.
+    classes = list(pre.classes) if pre is not None else clf.classes_
     what = metric.removeprefix("val_")
 
     card: dict[str, Any] = {
@@ -265,8 +273,9 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "model_params": {k: _jsonable(v) for k, v in kwargs.items()},
         "data": {
             "dataset": spec.data.dataset,
+            "source": describe(spec.data),
             "n_features": splits.n_features,
-            "classes": [_jsonable(c) for c in clf.classes_],
+            "classes": [_jsonable(c) for c in classes],
             "trained_rows": int(len(y)),
             "test_rows": int(len(splits.y_test)),
             "test_fraction": spec.data.test_fraction,
@@ -281,16 +290,16 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
             "hardware_trained": fingerprints["hardware"]["hash"],
         },
         "software": fingerprints["software"],
+        **({"preprocessing": pre.to_json(), "columns": list(pre.columns)}
+           if pre is not None else {}),
         "study_file": str(file),
         "model_file": output.name,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
-    scaler = splits.scaler
     # Both renamed only when both are written (the card first, then the model).
     with atomic_path(output) as tmp_model, atomic_path(json_path) as tmp_card:
-        clf.save(tmp_model, scaler_mean=np.asarray(scaler.mean_, dtype=np.float64),
-                 scaler_scale=np.asarray(scaler.scale_, dtype=np.float64))
+        clf.save(tmp_model, **_preprocessing_arrays(splits))
         card["model_sha256"] = _sha256(tmp_model)
         tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
@@ -307,6 +316,22 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
             "created_at": card["created_at"],
         })
     return TrainedModel(clf, card, output, json_path, artifacts, folder)
+
+
+def _preprocessing_arrays(splits: Splits) -> dict[str, np.ndarray]:
+    """What `predict` needs to turn raw rows into the model's inputs, as plain arrays.
+
+    A built-in dataset: the float64 scaler. A file or table: the imputer medians and the
+    scaler (float64 arrays) and, as a 0-d JSON string, the column names and order, the
+    categories and the classes as the user wrote them -- so `predict` needs neither the
+    study nor the data, and nothing is pickled.
+    """
+    pre = splits.preprocessing
+    if pre is None:
+        scaler = splits.scaler
+        return {"scaler_mean": np.asarray(scaler.mean_, dtype=np.float64),
+                "scaler_scale": np.asarray(scaler.scale_, dtype=np.float64)}
+    return {**pre.to_arrays(), PREPROCESSING_KEY: np.array(json.dumps(pre.to_json()))}
 
 
 def train_file(file: str | Path, storage: str | None = None, *,
@@ -407,6 +432,9 @@ def load_model(path: str | Path) -> MLPClassifierBN:
         raise ModelFormatError(f"{path} is not a tuner model file ({type(e).__name__}: "
                                f"{first_line(str(e))})") from e
     extra = getattr(clf, "extra_", {})
+    if PREPROCESSING_KEY in extra:
+        preprocessing(clf, path)  # refuses an unreadable or inconsistent state now
+        return clf
     missing = [k for k in SCALER_KEYS if k not in extra]
     if missing:
         raise ModelFormatError(f"{path} holds a model but no scaler ({', '.join(missing)}): "
@@ -418,6 +446,53 @@ def load_model(path: str | Path) -> MLPClassifierBN:
             raise ModelFormatError(f"{path}: {key} has shape {a.shape} and dtype {a.dtype}; "
                                    f"expected ({clf.n_features_in_},) floats")
     return clf
+
+
+def preprocessing(clf: MLPClassifierBN, where: str | Path = "model") -> Preprocessing | None:
+    """The preprocessing a model trained on a file or table carries; None for a model of
+    a built-in dataset (which carries a scaler instead)."""
+    from tuner.preprocess import PreprocessError, Preprocessing
+
+    extra = getattr(clf, "extra_", {})
+    if PREPROCESSING_KEY not in extra:
+        return None
+    raw = extra[PREPROCESSING_KEY]
+    try:
+        if raw.dtype.kind != "U" or raw.shape != ():
+            raise ValueError(f"a {raw.dtype} array of shape {raw.shape}, not a JSON string")
+        meta = json.loads(str(raw[()]))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        classes = meta.get("classes")
+        # Labels as a user writes them: text, whole numbers, true/false -- nothing nested.
+        if not isinstance(classes, list) or not all(
+                isinstance(c, (str, int, bool)) for c in classes):
+            raise ValueError("classes must be a list of text, integer or boolean labels")
+    except ValueError as e:
+        raise ModelFormatError(f"{where}: unreadable preprocessing state ({e})") from None
+    try:
+        pre = Preprocessing.from_saved(extra, meta, where=str(where))
+    except PreprocessError as e:
+        raise ModelFormatError(str(e)) from None
+    if pre.n_outputs != clf.n_features_in_ or len(pre.classes) != len(clf.classes_):
+        raise ModelFormatError(f"{where}: the preprocessing makes {pre.n_outputs} inputs "
+                               f"and {len(pre.classes)} classes; the model takes "
+                               f"{clf.n_features_in_} and has {len(clf.classes_)}")
+    return pre
+
+
+def _check_range(X: np.ndarray, dtype: np.dtype, row_names: Callable[[int], str],
+                 column_names: Callable[[int], str], where: str) -> None:
+    """Refuse an input the model's float32 cannot hold (1e40 is finite in float64 and
+    infinity in float32, which would silently turn into NaN scores)."""
+    if np.dtype(dtype) != np.float32:
+        return
+    big = np.abs(X) > np.finfo(np.float32).max
+    if big.any():
+        i, j = np.argwhere(big)[0]
+        raise CSVError(f"{where}: {row_names(int(i))}, {column_names(int(j))}: the value "
+                       f"scales to {X[i, j]:.3g}, beyond the model's float32 range "
+                       f"(+-{np.finfo(np.float32).max:.3g})")
 
 
 def _cell(text: str, row: int, column: int, where: str) -> float:
@@ -455,9 +530,15 @@ def read_csv(path: str | Path, n_features: int) -> np.ndarray:
         CSVError: a row with the wrong number of cells, an empty, non-numeric, NaN or
             infinite cell, or no data row at all (the message names the row and column).
     """
+    return _read_rows(path, n_features)[0]
+
+
+def _read_rows(path: str | Path, n_features: int) -> tuple[np.ndarray, list[int]]:
+    """`read_csv`'s rows and the line number of each."""
     path = Path(path)
     where = str(path)
     rows: list[list[float]] = []
+    lines: list[int] = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -477,6 +558,7 @@ def read_csv(path: str | Path, n_features: int) -> np.ndarray:
                     raise CSVError(f"{where}: row {row} has {len(cells)} columns; the model "
                                    f"takes {n_features} features, in training order")
                 rows.append([_cell(c, row, j, where) for j, c in enumerate(cells, 1)])
+                lines.append(row)
     except UnicodeDecodeError as e:
         raise CSVError(f"{where}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     except csv.Error as e:
@@ -485,17 +567,44 @@ def read_csv(path: str | Path, n_features: int) -> np.ndarray:
         raise CSVError(f"{where}: {e.strerror or e}") from None
     if not rows:
         raise CSVError(f"{where}: no data rows")
-    return np.array(rows, dtype=np.float64)
+    return np.array(rows, dtype=np.float64), lines
 
 
 def predict_raw(clf: MLPCore, X_raw: np.ndarray) -> np.ndarray:
     """Labels for raw (unscaled) rows, scaled exactly as the training rows were."""
-    X = (np.asarray(X_raw, dtype=np.float64) - clf.extra_["scaler_mean"]) \
+    return clf.predict(_scaled(clf, X_raw))
+
+
+def _scaled(clf: MLPClassifierBN, X_raw: np.ndarray) -> np.ndarray:
+    return (np.asarray(X_raw, dtype=np.float64) - clf.extra_["scaler_mean"]) \
         / clf.extra_["scaler_scale"]
-    return clf.predict(X)
 
 
 def predict_csv(model: str | Path, data: str | Path) -> np.ndarray:
-    """Predicted labels, one per data row of the CSV ``data``, by the model file ``model``."""
+    """Predicted labels, one per data row of the CSV ``data``, by the model file ``model``.
+
+    A model trained on a file or table reads ``data`` by its header: columns by name
+    (order free, extra columns ignored), its own imputing, scaling and one-hot encoding
+    (an unseen category encodes as none of the known ones), labels as the user wrote
+    them. A model of a built-in dataset reads raw numbers in training order.
+    """
     clf = load_model(model)
-    return predict_raw(clf, read_csv(data, clf.n_features_in_))
+    dtype = np.dtype(clf.dtype)
+    where = str(data)
+    pre = preprocessing(clf, model)
+    if pre is None:
+        X_raw, lines = _read_rows(data, clf.n_features_in_)
+        X = _scaled(clf, X_raw)
+        _check_range(X, dtype, lambda i: f"row {lines[i]}", lambda j: f"column {j + 1}",
+                     where)
+        return clf.predict(X)
+    from tuner.sources import read_file
+
+    frame = read_file(Path(data), where="predict")
+    if frame.empty:
+        raise CSVError(f"{where}: no data rows")
+    X = pre.transform(frame, dtype="float64", where=where)
+    names = pre.feature_names()
+    _check_range(X, dtype, lambda i: f"row {i + 1}",
+                 lambda j: f"column {names[j]!r}", where)
+    return pre.decode(clf.predict(X))
