@@ -324,8 +324,10 @@ def test_worker_whose_trial_was_failed_as_stale_while_alive_carries_on(
     UpdateFinishedTrialError was taken for a failure of the parameters)."""
     import os
 
-    n_trials = 3
-    study = write_study(tmp_path, n_trials=n_trials, epochs=300, dataset="digits")
+    n_trials = 1
+    # Trials of several seconds at least, on an idle machine too: the other worker needs
+    # its start-up plus twice its grace period before it judges anything stale.
+    study = write_study(tmp_path, n_trials=n_trials, epochs=10000, dataset="digits")
     late = subprocess.Popen(tuner_cmd("worker", study, "--storage", pg_url),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TUNER_HEARTBEAT_INTERVAL": "60",
