@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo   isolated environment, install, run a real study on SQLite
-#   make test   install the test dependencies, run the whole test suite
+#   make test   install the test dependencies, run ruff and the whole test suite
 # While working: `make test-fast` (the unit tests, under a minute) and `make lint` (ruff).
 PYTHON ?= python3
 VENV   ?= .venv
@@ -28,8 +28,9 @@ $(TEST_DEPS): pyproject.toml | $(BIN)/python
 
 test-deps: $(TEST_DEPS)
 
-# Every test: unit, integration (databases, subprocesses, signals), e2e (browser, Docker stack).
-test: test-deps
+# The linter, then every test: unit, integration (databases, subprocesses, signals), e2e
+# (browser, Docker stack).
+test: lint
 	$(BIN)/python -m pytest -q
 
 # The unit tests only: in-process, no server, no subprocess, no signal.
