@@ -90,7 +90,7 @@ def predict_cmd(model: Path, data: Path, output: Path | None) -> None:
     column, and nothing is written.
     """
     from tuner.files import atomic_write
-    from tuner.train import predict_csv
+    from tuner.predict import predict_csv
 
     labels = predict_csv(model, data)
     text = "".join(f"{label}\n" for label in labels.tolist())

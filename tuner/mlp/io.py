@@ -282,7 +282,7 @@ def _checked(meta: dict, arrays: dict[str, np.ndarray], where: str) -> ModelFile
     for name in ("scaler_mean", "scaler_scale"):  # the scaler `tuner train` stores
         value = extra.get(name)
         if value is None or value.dtype.kind not in "iuf":
-            continue  # absent or not numbers: tuner.train.load_model says so
+            continue  # absent or not numbers: tuner.predict.load_model says so
         if not np.isfinite(value).all():
             raise damaged(f"{name} holds NaN or infinity")
         if name == "scaler_scale" and not (value > 0).all():
