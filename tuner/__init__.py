@@ -5,14 +5,18 @@ checks there is no import cycle):
 
 - errors, keys, files, optuna_private: the error root and one-line formatter, every
   ``tuner:*`` attribute key, atomic file writes, the Optuna internals tuner relies on.
-- data (datasets, splits), spec (study files), space (search space, samplers),
-  mlp (the model), fingerprint (data / hardware / definition hashes).
-- storage: Optuna RDB storage that holds a version to its n_trials across workers.
+- splits (what loading gives), data (built-in datasets; `spec_splits` dispatches on the
+  source), cache (prepared splits on disk), sources / table / preprocess (your own CSV,
+  Parquet or SQL rows: reading, typing and fingerprint, the column transformer),
+  spec/ (study files), space (search space, samplers), mlp/ (the model),
+  fingerprint (data / hardware / definition hashes).
+- storage_url (which storage, checked, its password never shown), storage: Optuna RDB
+  storage that holds a version to its n_trials across workers and survives outages.
 - objective (one trial), versions (the chain NAME, NAME/v2, ...: decide, create,
   prepare, study queries), worker (run a version's trials; seeds; parallel processes).
 - run (`run_study`, `run_worker`), retune (`retune_file(s)`), schedule (cron),
-  train (retrain the best trial, predict), study (what `study list|show|best` print),
-  report, dashboard.
+  train (retrain the best trial), predict (a saved model on a CSV), study (what
+  `study list|show|best` print), report/, dashboard.
 - cli: the click skin; each command parses options, makes one call, prints.
 """
 
