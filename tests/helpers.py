@@ -119,6 +119,14 @@ def wait_until(predicate: Callable[[], T], *, what: str, timeout: float = 60.0,
         time.sleep(interval)
 
 
+def kill_all(procs: Sequence[subprocess.Popen]) -> None:
+    """SIGKILL and reap every process of ``procs`` still running (a test's cleanup)."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def _stderr(proc: subprocess.Popen) -> str:
     """What an exited process wrote on stderr, when the test captured it."""
     if proc.stderr is None:

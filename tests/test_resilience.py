@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import tuner_cmd, write_study
+from helpers import kill_all
 from servers import fresh_database, private_mariadb, private_pg  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
@@ -99,10 +100,7 @@ def _run_through_outage(tmp_path: Path, server, how: str) -> None:
         _outage(server, how)
         outputs = [(p.wait(timeout=600), p.communicate()[1]) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
     for code, err in outputs:
         assert code == 0, err
         assert "Traceback" not in err and "unexpected error" not in err, err
@@ -192,10 +190,7 @@ def test_worker_gives_up_mid_trial_in_one_line(tmp_path: Path, private_pg) -> No
         finally:
             private_pg.start()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
     for code, err in outputs:
         lines = [line for line in err.splitlines() if line.startswith("error:")]
         assert code == 2, err

@@ -16,6 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import tuner_cmd, write_study
+from helpers import kill_all
 
 pytestmark = pytest.mark.e2e
 
@@ -67,10 +68,7 @@ def test_crash_storm_keeps_n_trials_exact(tmp_path: Path, any_url: str) -> None:
                 procs.append(start(study, any_url))
         outputs = [(p.wait(timeout=600), p.communicate()[1]) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all(procs)
     assert killed > 0
     for code, err in outputs:
         assert code == 0, err

@@ -16,7 +16,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from conftest import run_tuner, tuner_cmd, write_study
-from helpers import wait_until
+from helpers import kill_all, wait_until
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -342,10 +342,7 @@ def test_worker_whose_trial_was_failed_as_stale_while_alive_carries_on(
                                      "TUNER_HEARTBEAT_GRACE": "2"})
         outputs = finish([late, keen])
     finally:
-        for p in (late,):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_all([late])
     assert_clean(outputs)
     trials = all_trials(pg_url)
     assert sum(t.state in FINISHED for t in trials) == n_trials
