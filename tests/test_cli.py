@@ -86,3 +86,22 @@ def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path: Path) -> N
     atomic_write(target, b"new\n")
     assert target.read_bytes() == b"new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["labels.txt"], "no temporary file left"
+
+
+def test_sqlalchemy_pool_errors_of_an_outage_print_no_traceback(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture
+                                                                ) -> None:
+    """A database that went away makes SQLAlchemy's pool log, with a traceback, every
+    connection it cannot reset; tuner.storage already reports the outage in its own lines.
+    Found by the MariaDB stop test: a worker's log held that traceback."""
+    invoke("study", "list", "--storage", f"sqlite:///{tmp_path / 'none.db'}")
+    capsys.readouterr()
+    pool = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    try:
+        raise ConnectionResetError("Lost connection to MySQL server during query")
+    except ConnectionResetError:
+        pool.error("Exception during reset or similar", exc_info=True)
+        pool.error("Exception closing connection", exc_info=True)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception during reset" not in err, err
+    assert err.count("\n") == 1 and "ERROR Exception closing connection" in err, err

@@ -109,6 +109,24 @@ class _StderrHandler(logging.StreamHandler):
 _DROP_INTERRUPTED = _DropInterrupted()
 
 
+class _PoolOneLine(logging.Filter):
+    """SQLAlchemy's pool logs, with a traceback, every pooled connection it cannot reset
+    once the database went away. tuner.storage already says it lost the storage and when
+    it is back: without -v those records are dropped, and any other pool error is one
+    line."""
+
+    verbose = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.verbose:
+            return True
+        record.exc_info, record.exc_text = None, None
+        return not record.getMessage().startswith("Exception during reset or similar")
+
+
+_POOL_ONE_LINE = _PoolOneLine()
+
+
 def _setup_logging(state: CliState) -> None:
     """Log levels from this invocation's -v/-q. Handlers and filters are added once per
     process; the levels are set on every call, so one call never inherits another's."""
@@ -130,11 +148,17 @@ def _setup_logging(state: CliState) -> None:
         if _DROP_INTERRUPTED not in handler.filters:
             handler.addFilter(_DROP_INTERRUPTED)
     root = logging.getLogger("tuner")
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                               "%Y-%m-%d %H:%M:%S"))
-        root.addHandler(handler)
+    pool = logging.getLogger("sqlalchemy.pool")
+    for logger in (root, pool):
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                                   "%Y-%m-%d %H:%M:%S"))
+            if logger is pool:
+                handler.addFilter(_POOL_ONE_LINE)
+            logger.addHandler(handler)
+    pool.propagate = False  # else Python's last-resort handler prints it with its traceback
+    _POOL_ONE_LINE.verbose = state.verbose >= 1
     root.setLevel(level)
 
 
