@@ -80,27 +80,38 @@ def _outage(server, how: str) -> None:
 
 def _run_through_outage(tmp_path: Path, server, how: str) -> None:
     url = fresh_database(server)
-    n_trials = 10
-    study = write_study(tmp_path, name="outage", n_trials=n_trials, epochs=40,
+    n_trials = 12
+    # Long enough (about a second a trial) that the outage lands mid-run on a quiet machine
+    # too: with 40 epochs a fast CI machine finished all trials between two polls.
+    study = write_study(tmp_path, name="outage", n_trials=n_trials, epochs=150,
                         dataset="digits")
     procs = [start_worker(study, url) for _ in range(3)]
+    # One storage for the polls: a fresh load_study per poll took long enough to miss the
+    # mid-run window.
+    poller = optuna.storages.RDBStorage(url)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:  # mid-run: some finished, some running
             try:
-                states = [t.state for t in trials(url, "outage")]
+                study_id = poller.get_study_id_from_name("outage")
+                states = [t.state for t in poller.get_all_trials(study_id, deepcopy=False)]
             except KeyError:
                 states = []
             if sum(s in FINISHED for s in states) >= 2 and TrialState.RUNNING in states:
                 break
             assert any(p.poll() is None for p in procs), [p.communicate() for p in procs]
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             raise AssertionError("the workers never got going")
+        poller.remove_session()
+        poller.engine.dispose()
+        alive_at_outage = sum(p.poll() is None for p in procs)
         _outage(server, how)
         outputs = [(p.wait(timeout=600), p.communicate()[1]) for p in procs]
     finally:
         kill_all(procs)
+    # Otherwise the test would pass without any worker living through the outage.
+    assert alive_at_outage >= 1, "every worker had finished before the outage began"
     for code, err in outputs:
         assert code == 0, err
         assert "Traceback" not in err and "unexpected error" not in err, err
