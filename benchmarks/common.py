@@ -224,7 +224,8 @@ def run_study(spec: StudySpec, splits: Splits, n_trials: int | None = None) -> o
     """
     import optuna
 
-    from tuner.objective import make_objective, make_pruner
+    from tuner.objective import make_objective
+    from tuner.pruning import make_pruner
     from tuner.space import make_sampler
 
     study = optuna.create_study(

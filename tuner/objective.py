@@ -19,9 +19,9 @@ from tuner.data import Splits
 from tuner.errors import TunerError
 from tuner.mlp import DivergedError, MLPCore
 from tuner.space import suggest
-from tuner.spec import PrunerSpec, StudySpec
+from tuner.spec import StudySpec
 
-__all__ = ["Interrupted", "make_objective", "make_pruner", "model_params"]
+__all__ = ["Interrupted", "make_objective", "model_params"]
 
 
 
@@ -52,24 +52,6 @@ def model_params(spec: StudySpec, values: Mapping[str, Any]) -> dict[str, Any]:
         "seed": int(v["seed"]),
         "dtype": v["dtype"],
     }
-
-
-def make_pruner(p: PrunerSpec, epochs: int) -> optuna.pruners.BasePruner:
-    opts = dict(p.options)
-    if p.name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=opts.get("n_startup_trials", 5),
-                                           n_warmup_steps=opts.get("n_warmup_steps", 2))
-    if p.name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=opts.get("min_resource", 1),
-                                              max_resource=epochs,
-                                              reduction_factor=opts.get("reduction_factor", 3))
-    if p.name == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=opts.get("min_resource", 1),
-            reduction_factor=opts.get("reduction_factor", 4))
-    if p.name == "none":
-        return optuna.pruners.NopPruner()
-    raise AssertionError(f"unvalidated pruner {p.name!r}")
 
 
 def make_objective(spec: StudySpec, splits: Splits, *,

@@ -14,6 +14,10 @@ when the installed Optuna no longer has it.
   reading its migration scripts is ~0.5 s of every command's start-up. The schema head is
   read from the names in Optuna's migration scripts, and a storage whose
   ``alembic_version`` is not exactly that head goes through Optuna's own path.
+- Writing a trial's buffered intermediate values and user attributes in one transaction
+  (`write_trial_notes`): Optuna's ``_create_scoped_session`` and the tables of intermediate
+  values and user attributes. Optuna's public setters commit one row each, and 15 epochs
+  reported one transaction at a time were a third of a small trial's wall time.
 - ``BaseDistribution._contains``: Optuna's own check that a value fits a distribution,
   used to keep warm-start values that the new search space can take (`tuner.versions`).
 """
@@ -30,7 +34,7 @@ from typing import Any, TypeVar
 from optuna.distributions import BaseDistribution
 
 __all__ = ["REQUIRED", "distribution_contains", "missing", "open_rdb", "rdb_models",
-           "schema_head"]
+           "schema_head", "write_trial_notes"]
 
 # (module, attribute) pairs this module reaches into; checked by `missing`.
 REQUIRED = (
@@ -54,6 +58,12 @@ REQUIRED = (
     ("optuna.storages._rdb.storage", "RDBStorage._set_trial_param"),
     ("optuna.storages._rdb.storage", "RDBStorage._get_best_trial_id"),
     ("optuna.storages._rdb.storage", "RDBStorage._get_trials"),
+    # Several rows of one trial in one transaction (`write_trial_notes`).
+    ("optuna.storages._rdb.storage", "_create_scoped_session"),
+    ("optuna.storages._rdb.models", "TrialIntermediateValueModel"),
+    ("optuna.storages._rdb.models",
+     "TrialIntermediateValueModel.intermediate_value_to_stored_repr"),
+    ("optuna.storages._rdb.models", "TrialUserAttributeModel"),
 )
 
 
@@ -62,6 +72,52 @@ def rdb_models() -> ModuleType:
     from optuna.storages._rdb import models
 
     return models
+
+
+def write_trial_notes(storage: Any, trial_id: int, values: dict[int, float],
+                      user_attrs: dict[str, Any]) -> None:
+    """Write ``values`` (step -> intermediate value) and ``user_attrs`` of one trial in a
+    single transaction of the RDB ``storage``: the trial's state checked as Optuna's
+    setters check it (``UpdateFinishedTrialError`` if finished), the rows already there
+    (a write retried after its commit was lost) updated, the others inserted in bulk."""
+    import json
+
+    import sqlalchemy
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    models = rdb_models()
+    Values, Attrs = models.TrialIntermediateValueModel, models.TrialUserAttributeModel
+    with _create_scoped_session(storage.scoped_session) as session:
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+        storage.check_trial_is_updatable(trial_id, trial.state)
+        if values:
+            have = set(session.scalars(sqlalchemy.select(Values.step).where(
+                Values.trial_id == trial_id, Values.step.in_(list(values)))))
+            rows = []
+            for step, value in values.items():
+                stored, kind = Values.intermediate_value_to_stored_repr(value)
+                row = {"trial_id": trial_id, "step": step, "intermediate_value": stored,
+                       "intermediate_value_type": kind}
+                if step in have:
+                    session.execute(sqlalchemy.update(Values).where(
+                        Values.trial_id == trial_id, Values.step == step).values(**row))
+                else:
+                    rows.append(row)
+            if rows:
+                session.execute(sqlalchemy.insert(Values), rows)
+        if user_attrs:
+            have = set(session.scalars(sqlalchemy.select(Attrs.key).where(
+                Attrs.trial_id == trial_id, Attrs.key.in_(list(user_attrs)))))
+            rows = []
+            for key, value in user_attrs.items():
+                row = {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                if key in have:
+                    session.execute(sqlalchemy.update(Attrs).where(
+                        Attrs.trial_id == trial_id, Attrs.key == key).values(**row))
+                else:
+                    rows.append(row)
+            if rows:
+                session.execute(sqlalchemy.insert(Attrs), rows)
 
 
 def distribution_contains(dist: BaseDistribution, value: Any) -> bool:

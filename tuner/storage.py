@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine
 
 from tuner import keys
 from tuner.optuna_private import open_rdb, rdb_models
+from tuner.read_cache import ReadCache
 from tuner.storage_url import (
     _PERMANENT,
     DEFAULT_STORAGE,
@@ -57,6 +58,7 @@ from tuner.storage_url import (
     resolve_storage_url,
     url_password,
 )
+from tuner.write_behind import WriteBehind
 
 __all__ = [
     "DEFAULT_STORAGE", "TRANSIENT_ERRORS", "QuotaReached", "StorageError",
@@ -141,6 +143,11 @@ class TunerStorage(RDBStorage):
     """
 
     enforce_quota = False
+    # Set by a worker (`tuner.worker.work`): a running trial's reports and user attributes
+    # are written behind (`tuner.write_behind`), in one transaction about once a second;
+    # reads repeated within one ask are answered once (`tuner.read_cache`); a trial's
+    # first heartbeat waits one interval (`record_heartbeat`).
+    lean_bookkeeping = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -152,6 +159,12 @@ class TunerStorage(RDBStorage):
                 self.engine.dispose()
             raise
         self._reset_outage()
+        self._lean_state()
+
+    def _lean_state(self) -> None:
+        self._pending = WriteBehind()
+        self._reads = ReadCache()
+        self._first_beat_due: set[int] = set()
 
     def _reset_outage(self) -> None:
         # When the current outage began (None: the storage answers), and since when it has
@@ -166,11 +179,14 @@ class TunerStorage(RDBStorage):
         state = super().__getstate__()
         state.pop("_outage_since", None)
         state.pop("_reachable_since", None)
+        for lean in ("_pending", "_reads", "_first_beat_due"):
+            state.pop(lean, None)
         return state
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
         self._reset_outage()
+        self._lean_state()
         if self.engine.dialect.name == "sqlite":
             _serialize_sqlite(self.engine)
 
@@ -178,11 +194,34 @@ class TunerStorage(RDBStorage):
     # enqueue_trial and the retry callback always pass a template.
     def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
         if template_trial is not None or not self.enforce_quota:
-            return super()._create_new_trial(study_id, template_trial)
-        if self.engine.dialect.name == "sqlite":
+            trial = super()._create_new_trial(study_id, template_trial)
+        elif self.engine.dialect.name == "sqlite":
             with self._sqlite_lock():  # see _get_prepared_new_trial for the count
-                return super()._create_new_trial(study_id, template_trial)
-        return super()._create_new_trial(study_id, template_trial)
+                trial = super()._create_new_trial(study_id, template_trial)
+        else:
+            trial = super()._create_new_trial(study_id, template_trial)
+        if self.lean_bookkeeping:  # Trial() reads it back at once
+            self._reads.put(("trial", trial._trial_id), trial)
+        return trial
+
+    def get_trial(self, trial_id: int) -> Any:
+        kept = self._reads.take(("trial", trial_id)) if self.lean_bookkeeping else None
+        return kept if kept is not None else super().get_trial(trial_id)
+
+    def _get_trials(self, study_id: int, states: Any, included_trial_ids: set[int],
+                    trial_id_greater_than: int) -> Any:
+        def read() -> Any:
+            return super(TunerStorage, self)._get_trials(
+                study_id, states, included_trial_ids, trial_id_greater_than)
+
+        if not self.lean_bookkeeping:
+            return read()
+        # Optuna drops included ids above trial_id_greater_than (read anyway): the same
+        # query whether or not the trial just read is in the caller's unfinished set.
+        included = frozenset(i for i in included_trial_ids if i <= trial_id_greater_than)
+        key = ("trials", study_id, None if states is None else frozenset(states), included,
+               trial_id_greater_than)
+        return self._reads.get(key, read)
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: Any, session: Any) -> Any:
         """The quota, counted inside Optuna's own trial-creating transaction.
@@ -256,7 +295,19 @@ class TunerStorage(RDBStorage):
     def record_heartbeat(self, trial_id: int) -> None:
         """One try: a beat missed while the database is away is written at the next one
         (the thread beats again every interval); retrying here would hold up the end of
-        the trial, which joins this thread."""
+        the trial, which joins this thread.
+
+        With `lean_bookkeeping`, a trial's first beat (at its start) is not written: a
+        RUNNING trial without a heartbeat row is stale only once it is older than the
+        grace period (`_get_stale_trial_ids`), and the second beat, one interval later,
+        comes well before that. A trial shorter than an interval then writes no
+        heartbeat at all, which was one transaction per trial.
+        """
+        if self.lean_bookkeeping and trial_id not in self._first_beat_due and \
+                self._grace() >= 2 * (self.heartbeat_interval or 1):
+            self._first_beat_due.add(trial_id)
+            return
+        self._first_beat_due.discard(trial_id)
         try:
             super().record_heartbeat(trial_id)
         except Exception as e:  # noqa: BLE001 - only transient errors are swallowed
@@ -266,6 +317,25 @@ class TunerStorage(RDBStorage):
             log.debug("heartbeat of trial %d not written: %s", trial_id, one_line(e, self.url))
         else:
             self._note_reachable()
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int,
+                                     intermediate_value: float) -> None:
+        if not self.lean_bookkeeping:
+            return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        if self._pending.add_value(trial_id, step, intermediate_value):
+            self._reads.clear()
+            self._pending.flush(self, finished_ok=False)
+        return None
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        if not self.lean_bookkeeping:
+            return super().set_trial_user_attr(trial_id, key, value)
+        self._pending.add_attr(trial_id, key, value)
+        return None
+
+    def flush(self) -> None:
+        """Write every report and user attribute still held back (`lean_bookkeeping`)."""
+        self._retrying("flush", lambda: None, ())
 
     def _note_outage(self, e: BaseException) -> float:
         """Record a failed call; returns seconds since the outage began."""
@@ -299,6 +369,11 @@ class TunerStorage(RDBStorage):
         while True:
             _nesting.depth = 1
             try:
+                if name not in _READS and name not in _WRITTEN_BEHIND:
+                    self._reads.clear()  # a write: nothing read before it is reused
+                if self._pending and name not in _WRITTEN_BEHIND:
+                    self._reads.clear()
+                    self._pending.flush(self, finished_ok=True)
                 result = call()
             except StorageLost:
                 raise
@@ -348,6 +423,16 @@ class TunerStorage(RDBStorage):
 
 
 _nesting = threading.local()
+
+# The calls `TunerStorage.lean_bookkeeping` holds back; every other call writes them first.
+_WRITTEN_BEHIND = ("set_trial_intermediate_value", "set_trial_user_attr")
+# Calls that write nothing; any other call empties the read cache before it runs.
+_READS = frozenset({
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_trial_user_attrs",
+    "get_trial_system_attrs", "get_all_studies", "get_trial_param",
+    "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials", "get_n_trials",
+    "get_best_trial", "_get_stale_trial_ids", "_get_best_trial_id", "_get_trials"})
 
 # Every storage call a worker makes, retried through an outage. Writes are safe to repeat:
 # set_trial_state_values is recognised above when its lost commit had landed; a repeated

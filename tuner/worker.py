@@ -34,7 +34,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner.data import Splits
 from tuner.errors import TunerError, first_line
-from tuner.objective import Interrupted, make_objective, make_pruner
+from tuner.objective import Interrupted, make_objective
+from tuner.pruning import SnapshotPruner, make_pruner
 from tuner.space import make_sampler
 from tuner.spec import StudySpec
 from tuner.storage import (
@@ -216,6 +217,8 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
     in_a_row: list[str] = []  # why each set this worker dropped since its last success failed
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        if isinstance(study.pruner, SnapshotPruner):
+            study.pruner.record(trial)
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             result.ran += 1
             in_a_row.clear()
@@ -233,6 +236,7 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
             study.stop()
 
     storage.enforce_quota = True
+    storage.lean_bookkeeping = True
     try:
         while not stop.is_set():
             if len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
@@ -275,8 +279,20 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 stop.wait(poll_s)
     finally:
         storage.enforce_quota = False
+        storage.lean_bookkeeping = False
+        _flush_quietly(storage)
     result.stopped = stop.is_set()
     return result
+
+
+def _flush_quietly(storage: TunerStorage) -> None:
+    """Every trial ends by writing its state, which writes its held-back reports first;
+    only a trial cut short by an error can leave some, written here if the storage
+    answers (the trial is failed and run again either way)."""
+    try:
+        storage.flush()
+    except Exception as e:  # noqa: BLE001 - an error is already on its way out
+        log.debug("held-back reports not written: %s", first_line(str(e)))
 
 
 # --- how many trials at once: caviar or panda ----------------------------------------
