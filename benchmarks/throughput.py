@@ -1,6 +1,6 @@
 """Throughput of `tuner study run`: start-up and per-trial cost, old code against new.
 
-Issue 15's benchmark. The old code is a git ref (default ``w-merge``, the layout before
+Issue 15's benchmark. The old code is a git ref (default ``8ab7d59``, the code before
 issue 15's changes) exported with ``git archive`` into a temporary folder and run with
 ``PYTHONPATH`` pointing there; the new code is this checkout. Both run with the same
 Python, libraries, study files and machine, taking turns within each repeat:
@@ -180,13 +180,21 @@ def per_trial(codes: list[Code], work: Path, n_trials: dict[Path, int]) -> tuple
                 per_min = len(done) / span * 60
                 book = med([w - a for w, a in zip(walls, alone, strict=True)])
                 ratio = med([w / a for w, a in zip(walls, alone, strict=True)])
-                figures[(file.stem, backend, code.label)] = (per_min, book, ratio)
+                # The issue's 1.3x is for a trial that reports all its epochs: a trial the
+                # pruner stopped at epoch 2 has a 3-epoch fit to hide its bookkeeping in.
+                whole = [w / a for t, w, a in zip(done, walls, alone, strict=True)
+                         if len(t.intermediate_values) == spec.model.epochs]
+                ratio_whole = med(whole) if whole else float("nan")
+                figures[(file.stem, backend, code.label)] = (per_min, book, ratio,
+                                                             ratio_whole)
                 rows.append([file.stem, backend, code.label, len(done), f"{per_min:.0f}",
                              f"{med(walls) * 1e3:.0f}", f"{med(alone) * 1e3:.0f}",
-                             f"{book * 1e3:.0f}", f"{ratio:.2f}x"])
+                             f"{book * 1e3:.0f}", f"{ratio:.2f}x",
+                             f"{ratio_whole:.2f}x ({len(whole)})"])
     text = table(["study", "storage", "code", "trials", "trials/min",
                   "trial wall, median ms", "fit alone, median ms",
-                  "bookkeeping per trial, median ms", "trial / fit alone, median"], rows)
+                  "bookkeeping per trial, median ms", "trial / fit alone, median",
+                  "same, trials that ran every epoch (how many)"], rows)
     return text, figures
 
 
@@ -214,18 +222,18 @@ def targets(fixed: dict, trials: dict, demo_fig: dict) -> str:
 
     fresh, fresh_x = fixed[("new", "fresh")]
     existing, existing_x = fixed[("new", "existing")]
-    _, book, ratio = trials[("digits-momentum", "sqlite", "new")]
+    _, book, ratio, ratio_whole = trials[("digits-momentum", "sqlite", "new")]
     speed = demo_fig["old"] / demo_fig["new"]
     rows = [
-        ["fixed cost, fresh SQLite", "< 1.0 s, ~2.5x import optuna",
-         f"{fresh:.2f} s = {fresh_x:.1f}x", verdict(fresh < 1.0 or fresh_x <= 2.5)],
-        ["fixed cost, existing study", "< 0.6 s, ~2.5x import optuna",
-         f"{existing:.2f} s = {existing_x:.1f}x",
-         verdict(existing < 0.6 or existing_x <= 2.5)],
+        ["fixed cost, fresh SQLite", "< 1.0 s", f"{fresh:.2f} s", verdict(fresh < 1.0)],
+        ["fixed cost, existing study", "< 0.6 s", f"{existing:.2f} s",
+         verdict(existing < 0.6)],
+        ["fixed cost / `import optuna`, fresh and existing", "about 2.5x at most",
+         f"{fresh_x:.1f}x and {existing_x:.1f}x", verdict(max(fresh_x, existing_x) <= 2.5)],
         ["bookkeeping per trial, demo, SQLite", "< 20 ms", f"{book * 1e3:.0f} ms",
          verdict(book < 0.020)],
-        ["trial wall / fit alone, demo, SQLite", "<= 1.3x", f"{ratio:.2f}x",
-         verdict(ratio <= 1.3)],
+        ["trial wall / fit alone, demo, SQLite, trials that ran every epoch", "<= 1.3x",
+         f"{ratio_whole:.2f}x (all trials: {ratio:.2f}x)", verdict(ratio_whole <= 1.3)],
         ["`make demo`'s study, old / new", ">= 2x", f"{speed:.2f}x", verdict(speed >= 2)],
     ]
     return table(["target", "issue 15", "new code, this run", ""], rows)
@@ -233,7 +241,9 @@ def targets(fixed: dict, trials: dict, demo_fig: dict) -> str:
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--old", default="w-merge", help="git ref of the code to compare against")
+    p.add_argument("--old", default="8ab7d59",
+                   help="git ref of the code to compare against (default: the code before "
+                   "issue 15)")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     machine = Machine()

@@ -10,9 +10,12 @@ checks there is no import cycle):
   Parquet or SQL rows: reading, typing and fingerprint, the column transformer),
   spec/ (study files), space (search space, samplers), mlp/ (the model),
   fingerprint (data / hardware / definition hashes).
-- storage_url (which storage, checked, its password never shown), storage: Optuna RDB
-  storage that holds a version to its n_trials across workers and survives outages.
-- objective (one trial), versions (the chain NAME, NAME/v2, ...: decide, create,
+- storage_url (which storage, checked, its password never shown), outage (calls retried
+  while the database is away), write_behind / read_cache (a worker's lean bookkeeping),
+  storage: Optuna RDB storage that holds a version to its n_trials across workers and
+  survives outages.
+- pruning (the [pruner], the median deciding from a snapshot), objective (one trial),
+  versions (the chain NAME, NAME/v2, ...: decide, create,
   prepare, study queries), worker (run a version's trials; seeds; parallel processes).
 - run (`run_study`, `run_worker`), retune (`retune_file(s)`), schedule (cron),
   train (retrain the best trial), predict (a saved model on a CSV), study (what

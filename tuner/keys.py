@@ -7,6 +7,8 @@ This module imports nothing from `tuner`, so any module may import it.
 
 from __future__ import annotations
 
+PREFIX = "tuner:"                          # every key below starts with it
+
 # --- study user attributes (one version of a chain) ---------------------------------------
 DATA_FINGERPRINT = "tuner:data_fingerprint"
 HARDWARE_FINGERPRINT = "tuner:hardware_fingerprint"

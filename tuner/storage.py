@@ -14,22 +14,22 @@
 - A storage lost mid-run (a database restart, a stop, a network cut) is retried too: every
   storage call backs off and tries again until the database returns, for at most
   ``TUNER_OUTAGE_TIMEOUT`` seconds (default 300) counted from the first failure, then
-  raises `StorageLost` (one line, the password masked).
+  raises `StorageLost` (one line, the password masked): `tuner.outage`.
+- In a worker, the bookkeeping of a trial is lean (`TunerStorage.lean_bookkeeping`): its
+  reports written behind (`tuner.write_behind`), reads repeated within one ask answered
+  once (`tuner.read_cache`), its first heartbeat one interval late.
 """
 
 from __future__ import annotations
 
 import fcntl
-import functools
 import json
 import logging
-import os
 import random
 import sqlite3
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +45,14 @@ from sqlalchemy.engine import Engine
 
 from tuner import keys
 from tuner.optuna_private import open_rdb, rdb_models
+from tuner.outage import (
+    TRANSIENT_ERRORS,
+    OutageRetrying,
+    StorageLost,
+    env_seconds,
+    retry_through_outages,
+    transient_cause,
+)
 from tuner.read_cache import ReadCache
 from tuner.storage_url import (
     _PERMANENT,
@@ -70,12 +78,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-# Errors of a lost or busy connection: worth retrying, never a reason to lose a study.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    optuna.exceptions.StorageInternalError,
-)
 # The retry policy (issue 13, item 11):
 # - a trial whose worker died (heartbeat stale) or that its worker handed back (a stop
 #   signal, a lost storage) is queued again with the same parameters, without limit: a
@@ -120,10 +122,6 @@ class NoDatabase(StorageError):
     """A SQLite file that a command which only reads was pointed at does not exist."""
 
 
-class StorageLost(StorageError):
-    """The storage stayed unreachable for longer than ``TUNER_OUTAGE_TIMEOUT`` mid-run."""
-
-
 class QuotaReached(Exception):
     """The version already has its n_trials (finished, running or queued): start no more."""
 
@@ -131,7 +129,7 @@ class QuotaReached(Exception):
 _LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
 
 
-class TunerStorage(RDBStorage):
+class TunerStorage(OutageRetrying, RDBStorage):
     """RDBStorage that holds each study to its budget across every worker.
 
     With `enforce_quota` set, a new trial is created only under a per-study lock (the
@@ -165,12 +163,6 @@ class TunerStorage(RDBStorage):
         self._pending = WriteBehind()
         self._reads = ReadCache()
         self._first_beat_due: set[int] = set()
-
-    def _reset_outage(self) -> None:
-        # When the current outage began (None: the storage answers), and since when it has
-        # answered without a break (see _get_stale_trial_ids).
-        self._outage_since: float | None = None
-        self._reachable_since: float | None = time.monotonic()
 
     # Optuna rebuilds the engine when a storage is unpickled (joblib, dask,
     # multiprocessing): the SQLite settings that keep two processes from popping the same
@@ -337,77 +329,13 @@ class TunerStorage(RDBStorage):
         """Write every report and user attribute still held back (`lean_bookkeeping`)."""
         self._retrying("flush", lambda: None, ())
 
-    def _note_outage(self, e: BaseException) -> float:
-        """Record a failed call; returns seconds since the outage began."""
-        now = time.monotonic()
-        self._reachable_since = None
-        since = self._outage_since  # read once: the heartbeat thread writes it too
-        if since is None:
-            since = self._outage_since = now
-            log.warning("lost the storage %s (%s); retrying for up to %d s",
-                        mask_url(self.url), one_line(e, self.url), outage_timeout())
-        return now - since
-
-    def _note_reachable(self) -> None:
-        now = time.monotonic()
-        since = self._outage_since
-        if since is not None:
-            self._outage_since = None
-            log.warning("storage %s is back after %.0f s", mask_url(self.url), now - since)
-        if self._reachable_since is None:
-            self._reachable_since = now
-
-    def _retrying(self, name: str, call: Callable[[], Any], args: tuple[Any, ...]) -> Any:
-        """``call()``, tried again with backoff while the database is unreachable.
-
-        Nested storage calls (Optuna's methods call each other) are not retried on their
-        own: the outermost call retries the whole operation.
-        """
-        if getattr(_nesting, "depth", 0):
-            return call()
-        delay, failed_before = 0.2, False
-        while True:
-            _nesting.depth = 1
-            try:
-                if name not in _READS and name not in _WRITTEN_BEHIND:
-                    self._reads.clear()  # a write: nothing read before it is reused
-                if self._pending and name not in _WRITTEN_BEHIND:
-                    self._reads.clear()
-                    self._pending.flush(self, finished_ok=True)
-                result = call()
-            except StorageLost:
-                raise
-            except optuna.exceptions.UpdateFinishedTrialError:
-                # A write whose commit was lost with the connection may have landed:
-                # finishing a trial that is already in that very state is a success.
-                if failed_before and name == "set_trial_state_values" and \
-                        self._trial_state(args[0]) == args[1]:
-                    return True
-                raise
-            except Exception as e:
-                if transient_cause(e) is None:
-                    raise
-                lost_for = self._note_outage(e)
-                limit = outage_timeout()
-                if lost_for >= limit:
-                    raise StorageLost(
-                        f"lost the storage {mask_url(self.url)}: {one_line(e, self.url)} "
-                        f"(gave up after {limit} s without it; TUNER_OUTAGE_TIMEOUT sets the "
-                        "limit)") from None
-                time.sleep(min(delay * (0.5 + random.random()), limit - lost_for))
-                delay = min(delay * 2, 2.0)
-                failed_before = True
-                continue
-            finally:
-                _nesting.depth = 0
-            self._note_reachable()
-            return result
-
-    def _trial_state(self, trial_id: int) -> TrialState | None:
-        try:
-            return super().get_trial(trial_id).state
-        except Exception:  # noqa: BLE001 - only used to recognise a landed write
-            return None
+    def _before_call(self, name: str) -> None:
+        write = name not in _READS and name not in _WRITTEN_BEHIND
+        if write:
+            self._reads.clear()  # nothing read before a write is reused after it
+        if self._pending and (write or name in _READS_OF_REPORTS):
+            self._reads.clear()
+            self._pending.flush(self, finished_ok=True)
 
     @contextmanager
     def _sqlite_lock(self) -> Iterator[None]:
@@ -422,9 +350,8 @@ class TunerStorage(RDBStorage):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
-_nesting = threading.local()
-
-# The calls `TunerStorage.lean_bookkeeping` holds back; every other call writes them first.
+# The calls `TunerStorage.lean_bookkeeping` holds back; every write, and every read of
+# what they hold, writes them first.
 _WRITTEN_BEHIND = ("set_trial_intermediate_value", "set_trial_user_attr")
 # Calls that write nothing; any other call empties the read cache before it runs.
 _READS = frozenset({
@@ -433,69 +360,13 @@ _READS = frozenset({
     "get_trial_system_attrs", "get_all_studies", "get_trial_param",
     "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials", "get_n_trials",
     "get_best_trial", "_get_stale_trial_ids", "_get_best_trial_id", "_get_trials"})
+# Reads whose answer includes held-back reports or user attributes: written first. Other
+# reads (a trial's system attributes, which successive halving reads every epoch; study
+# attributes; stale trials) go ahead without writing them.
+_READS_OF_REPORTS = frozenset({"get_trial", "get_all_trials", "_get_trials",
+                               "get_trial_user_attrs", "get_best_trial"})
 
-# Every storage call a worker makes, retried through an outage. Writes are safe to repeat:
-# set_trial_state_values is recognised above when its lost commit had landed; a repeated
-# create_new_trial may leave one extra RUNNING trial with no heartbeat, which is failed
-# as stale after the grace period (and never counted against n_trials).
-_RETRIED = (
-    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
-    "get_study_user_attrs", "get_study_system_attrs", "get_trial_user_attrs",
-    "get_trial_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
-    "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
-    "set_trial_user_attr", "set_trial_system_attr", "get_trial_id_from_study_id_trial_number",
-    "get_trial", "get_all_trials", "get_n_trials", "get_best_trial", "_get_stale_trial_ids",
-    # What Optuna's _CachedStorage (the wrapper every Study puts around an RDB storage)
-    # calls on its backend directly, bypassing the public names above.
-    "_create_new_trial", "_set_trial_param", "_get_best_trial_id", "_get_trials",
-)
-
-
-def _retried(name: str) -> Callable[..., Any]:
-    impl = getattr(TunerStorage, name)
-
-    @functools.wraps(impl)
-    def method(self: TunerStorage, *args: Any, **kwargs: Any) -> Any:
-        return self._retrying(name, lambda: impl(self, *args, **kwargs), args)
-
-    return method
-
-
-for _name in _RETRIED:
-    setattr(TunerStorage, _name, _retried(_name))
-del _name
-
-
-def outage_timeout() -> int:
-    """Seconds a worker keeps retrying a storage lost mid-run (``TUNER_OUTAGE_TIMEOUT``)."""
-    return _env_int("TUNER_OUTAGE_TIMEOUT", 300)
-
-
-def transient_cause(exc: BaseException) -> BaseException | None:
-    """The lost-connection error behind ``exc``, or None when ``exc`` is not one.
-
-    Looks through Optuna's wrappings: the `StorageInternalError` it raises ``from`` the
-    driver's error, and the ``UnboundLocalError: ... 'updated_state'`` that
-    ``optuna/study/_optimize.py:_run_trial`` raises from its ``finally`` when both the
-    trial's final write and the fallback ``get_trial`` fail (the storage error is then
-    the UnboundLocalError's ``__context__``). A `StorageLost` is returned as is: the
-    caller should report it, not retry it.
-    """
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, StorageLost):
-            return e
-        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
-            return e
-        if isinstance(e, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
-            text = str(getattr(e, "orig", e)).lower()
-            return None if any(p in text for p in _PERMANENT) else e
-        e = e.__cause__ or e.__context__
-    return None
-
+retry_through_outages(TunerStorage)
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
@@ -523,23 +394,10 @@ def _serialize_sqlite(engine: Engine) -> None:
     engine.dispose()  # connections opened so far lack the settings
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise StorageError(f"{name}={raw!r} must be a whole number of seconds") from None
-    if value <= 0:
-        raise StorageError(f"{name}={raw!r} must be positive")
-    return value
-
-
 def heartbeat_settings() -> tuple[int, int]:
     """(heartbeat_interval, grace_period) in seconds, from the environment or defaults."""
-    interval = _env_int("TUNER_HEARTBEAT_INTERVAL", 5)
-    grace = _env_int("TUNER_HEARTBEAT_GRACE", max(4 * interval, 20))
+    interval = env_seconds("TUNER_HEARTBEAT_INTERVAL", 5)
+    grace = env_seconds("TUNER_HEARTBEAT_GRACE", max(4 * interval, 20))
     return interval, grace
 
 
@@ -578,7 +436,7 @@ def open_storage(url: str, *, wait_s: float | None = None, heartbeat: bool = Tru
         raise NoDatabase(f"no database at {parsed.database}: check --storage or "
                            "TUNER_STORAGE, or run `tuner study run FILE` first")
     if wait_s is None:
-        wait_s = float(_env_int("TUNER_CONNECT_TIMEOUT", 30))
+        wait_s = float(env_seconds("TUNER_CONNECT_TIMEOUT", 30))
     interval, grace = heartbeat_settings()
     kwargs: dict[str, Any] = {"engine_kwargs": _engine_kwargs(parsed)}
     if heartbeat:

@@ -85,6 +85,10 @@ class Version:
     attrs: dict[str, Any]
 
 
+# How long `chain` waits for a study without tuner:version to become a version.
+CREATING_S, EMPTY_S = 120.0, 10.0
+
+
 def chain(storage: BaseStorage | str, name: str) -> list[Version]:
     """The versions of ``name`` in the storage, oldest first.
 
@@ -92,7 +96,8 @@ def chain(storage: BaseStorage | str, name: str) -> list[Version]:
     re-tuning it would mix tuner's trials into someone else's study.
     """
     backend = optuna.storages.get_storage(storage) if isinstance(storage, str) else storage
-    for _ in range(25):
+    start = time.monotonic()
+    while True:
         # The studies' names and attributes only (get_all_study_summaries also reads every
         # trial of every study: ~150 ms of each command's start-up on a modest storage).
         summaries = [(s, split_version(s.study_name)) for s in backend.get_all_studies()]
@@ -106,10 +111,16 @@ def chain(storage: BaseStorage | str, name: str) -> list[Version]:
         if any(keys.VERSION in backend.get_study_user_attrs(
                 backend.get_study_id_from_name(s.study_name)) for s in foreign):
             continue
-        # A study with no attributes and no trials may be one another process is creating
-        # this very moment: look again shortly before calling it foreign.
         if not foreign or any(backend.get_all_trials(
                 backend.get_study_id_from_name(s.study_name), deepcopy=False) for s in foreign):
+            break
+        # A study with no trials may be one another process is creating this very moment
+        # (`create_version` writes tuner:version last, after a transaction per attribute):
+        # look again shortly before calling it foreign; for as long as CREATING_S when it
+        # already has some of tuner's attributes (a loaded machine, found by the crash
+        # storm on MariaDB with the CPU busy), for EMPTY_S when it has none.
+        creating = any(k.startswith(keys.PREFIX) for s in foreign for k in s.user_attrs)
+        if time.monotonic() - start >= (CREATING_S if creating else EMPTY_S):
             break
         time.sleep(0.2)
     if foreign:

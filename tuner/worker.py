@@ -186,7 +186,10 @@ def _handed_back(e: BaseException) -> bool:
         raise cause from None  # a TunerError: one line, exit 2
     stale = any(isinstance(x, ValueError) and "Cannot tell a" in str(x)
                 for x in (e, e.__context__))
-    return cause is not None or stale
+    # Our FAIL, retried after a lost connection, found the trial already FAIL: another
+    # worker failed it as stale and queued it again (`tuner.outage`).
+    finished_elsewhere = isinstance(e, optuna.exceptions.UpdateFinishedTrialError)
+    return cause is not None or stale or finished_elsewhere
 
 
 def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *,
@@ -267,7 +270,8 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 stop.wait(poll_s)
             except StorageLost:
                 raise
-            except (UnboundLocalError, AssertionError, ValueError) as e:
+            except (UnboundLocalError, AssertionError, ValueError,
+                    optuna.exceptions.UpdateFinishedTrialError) as e:
                 if not _handed_back(e):
                     raise
                 log.warning("trial handed back (%s); carrying on",

@@ -10,8 +10,9 @@ transaction (`tuner.optuna_private.write_trial_notes`):
   write, so a dashboard shows a running trial's learning curve at most about a second
   (plus one epoch) late; a trial whose epochs take longer than that is written at every
   report, as before, and ``TUNER_WRITE_BEHIND_S=0`` writes every report at once;
-- before any other call on the storage (`tuner.storage.TunerStorage._retrying`), so every
-  read, and the write that finishes the trial, sees everything reported before it.
+- before any other write on the storage, and any read of a trial's reports or user
+  attributes (`tuner.storage.TunerStorage._before_call`), so every such read, and the
+  write that finishes the trial, sees everything reported before it.
 
 What a crash loses is the last second of reports of a trial that is failed as stale and
 run again anyway. Reports of a trial another worker has already failed (as stale) cannot
