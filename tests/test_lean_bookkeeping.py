@@ -227,3 +227,41 @@ def test_a_running_trials_curve_reaches_the_database_while_it_runs(
     finally:
         kill_all([proc])
         reader.engine.dispose()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("state", [TrialState.COMPLETE, TrialState.FAIL])
+def test_a_retried_finish_finding_its_state_is_ours_only_for_complete(
+        tmp_path: Path, state: TrialState) -> None:
+    """A finishing write retried after its connection broke finds the trial already in
+    that state. COMPLETE can only be our own write that landed: success. FAIL may be
+    another worker's (failed as stale, already queued again): Optuna's own error, so
+    the parameters are not queued a second time."""
+    import sqlalchemy.exc
+    from optuna.storages import RDBStorage
+
+    from tuner.outage import retry_through_outages
+    from tuner.storage import TunerStorage, open_storage
+
+    calls: list[TrialState] = []
+
+    class BreaksAfterTheFirstCommit(TunerStorage):
+        def set_trial_state_values(self, tid, state, values=None):
+            calls.append(state)
+            landed = RDBStorage.set_trial_state_values(self, tid, state, values)
+            if len(calls) == 1:  # the write landed; the connection broke before the ack
+                raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("server closed"))
+            return landed
+
+    retry_through_outages(BreaksAfterTheFirstCommit, ("set_trial_state_values",))
+    storage = open_storage(f"sqlite:///{tmp_path / 'finish.db'}")
+    study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "finish")
+    trial_id = storage.create_new_trial(study_id)
+    storage.__class__ = BreaksAfterTheFirstCommit
+    values = [1.0] if state == TrialState.COMPLETE else None
+    if state == TrialState.COMPLETE:
+        assert storage.set_trial_state_values(trial_id, state, values) is True
+    else:
+        with pytest.raises(UpdateFinishedTrialError):
+            storage.set_trial_state_values(trial_id, state, values)
+    assert calls == [state, state] and storage.get_trial(trial_id).state == state

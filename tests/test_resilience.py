@@ -212,3 +212,4 @@ def test_worker_gives_up_mid_trial_in_one_line(tmp_path: Path, private_pg) -> No
         assert code == 2, err
         assert "Traceback" not in err and "unexpected error" not in err, err
         assert len(lines) == 1 and "TUNER_OUTAGE_TIMEOUT" in lines[0], err
+
