@@ -197,7 +197,7 @@ def main() -> None:
         if d_hi > d_lo + 0.2:
             line += " Batch norm mostly lets larger learning rates train" + (
                 f"; the searched range reaches that extra room (it ends at alpha = "
-                f"{ALPHA_HIGH:g}, the batch-norm model's good region at {edge(hi_bn)})."
+                f"{ALPHA_HIGH:g}; the batch-norm model's good region ends at {edge(hi_bn)})."
                 if hi_bn <= ALPHA_HIGH else
                 f"; the searched range ends at alpha = {ALPHA_HIGH:g}, so the extra room "
                 f"from there to {edge(hi_bn)} lies beyond it.")
