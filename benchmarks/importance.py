@@ -145,6 +145,11 @@ def main() -> None:
                 f"{' > '.join(LABELS[q] for q in top)}. "
                 + ("alpha is first; beta is not second." if top[0] == "alpha" else
                    "alpha is not first either."))
+        if studies > 1:  # the order above is of the mean; how often does each study agree?
+            ranks = [ranking(st[n]).index("alpha") + 1 for st in per_study]
+            verdicts[-1] += (f" alpha is first on its own in {ranks.count(1)} of {studies} "
+                             "studies" + ("." if ranks.count(1) == studies else
+                                          f" (its ranks: {', '.join(map(str, ranks))})."))
 
     body = [
         "DESIGN idea 2: *the learning rate `alpha` and the momentum `beta` matter most.*",
