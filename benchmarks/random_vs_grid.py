@@ -180,7 +180,8 @@ def verdict(results: dict[str, list[dict]]) -> str:
         """How many seeds' best trial of grid (ends) had each of ``name``'s 3 values."""
         counts = [sum(math.isclose(r["best_params"].get(name, math.nan), v) for r in ends)
                   for v in points[name]]
-        return (f"{name} = " + " / ".join(f"{v:.2g}" for v in points[name]) + " on "
+        return (f"{name} = " + " / ".join(f"{v:.2g}" if isinstance(v, float) else str(v)
+                                          for v in points[name]) + " on "
                 + " / ".join(map(str, counts)))
 
     def at_end(r: dict) -> bool:
