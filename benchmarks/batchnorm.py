@@ -4,8 +4,9 @@ the good learning-rate region.
 DESIGN idea 5 puts batch norm in every hidden layer. Without it (`use_batchnorm =
 false`), a hidden layer is `a_prev @ W + b` -> ReLU, everything else unchanged.
 
-1. Tuned with the same budget and sampler: random search, 27 trials, 10 seeds, alpha
-   log-uniform [1e-4, 1], beta complement-log-uniform [0.9, 0.999].
+1. Tuned with the same budget and sampler: random search, 27 trials, 10 seeds, the
+   shipped studies' search space: alpha log-uniform [0.01, 10], beta
+   complement-log-uniform [0.9, 0.999].
 2. A 1-D sweep of alpha, log-spaced over [1e-4, 100], at beta = 0.9, each point the
    mean validation accuracy of 5 model seeds (a diverged fit counts as 0), smoothed with
    its two neighbours (the maximum of 31 noisy means is inflated by the noise). The
@@ -31,6 +32,8 @@ BETA = 0.9
 TOLERANCES = (0.01, 0.02, 0.05)
 PRIMARY = 0.05  # the tolerance of the plot's shading and the verdict
 MODELS = {"with batch norm": True, "without batch norm": False}
+ALPHA_PRIOR, ALPHA_LOW, ALPHA_HIGH = bench.ALPHA_BETA["alpha"]  # the shipped range
+BETA_PRIOR, BETA_LOW, BETA_HIGH = bench.ALPHA_BETA["beta"]
 
 
 def study_text(dataset: str, trials: int, epochs: int, bn: bool) -> str:
@@ -96,8 +99,10 @@ def plot(alphas, curves, out, dataset: str, seeds: int) -> None:
     ax.set_ylabel(f"validation accuracy (mean of {seeds} seeds)")
     ax.set_title(f"{dataset}, beta = {BETA}: accuracy vs alpha. Shaded: within "
                  f"{round(PRIMARY * 100)} points of each model's (smoothed) best;\n"
-                 "x: some seed diverged (counted as 0)", fontsize=9)
-    ax.axvline(1.0, color="gray", linestyle=":", linewidth=1)
+                 "x: some seed diverged (counted as 0); dotted: the tuned alpha range "
+                 f"{bench.fmt_range(ALPHA_LOW, ALPHA_HIGH)}", fontsize=9)
+    for x in (ALPHA_LOW, ALPHA_HIGH):  # the range the tuned studies search
+        ax.axvline(x, color="gray", linestyle=":", linewidth=1)
     ax.legend()
     ax.grid(alpha=0.3)
     bench.save_figure(fig, out, NAME)
@@ -187,12 +192,21 @@ def main() -> None:
     (lo_bn, hi_bn), (lo_no, hi_no) = edges[with_bn], edges[without]
     if None not in (lo_bn, hi_bn, lo_no, hi_no):
         d_lo, d_hi = math.log10(lo_no / lo_bn), math.log10(hi_bn / hi_no)
-        verdict.append(
-            f"- Where the width comes from: the lower edge moves by {d_lo:+.2f} decades, the "
-            f"upper edge by {d_hi:+.2f} (positive: wider with batch norm). "
-            + ("Batch norm mostly lets larger learning rates train; tuner's default range "
-               "ends at alpha = 1, so much of that extra room lies beyond it."
-               if d_hi > d_lo + 0.2 and hi_no > 1 else ""))
+        line = (f"- Where the width comes from: the lower edge moves by {d_lo:+.2f} decades, "
+                f"the upper edge by {d_hi:+.2f} (positive: wider with batch norm).")
+        if d_hi > d_lo + 0.2:
+            line += " Batch norm mostly lets larger learning rates train" + (
+                f"; the searched range reaches that extra room (it ends at alpha = "
+                f"{ALPHA_HIGH:g}; the batch-norm model's good region ends at {edge(hi_bn)})."
+                if hi_bn <= ALPHA_HIGH else
+                f"; the searched range ends at alpha = {ALPHA_HIGH:g}, so the extra room "
+                f"from there to {edge(hi_bn)} lies beyond it.")
+        if hi_no < ALPHA_HIGH:
+            line += (f" Without batch norm, the top {math.log10(ALPHA_HIGH / hi_no):.2f} of "
+                     f"the searched range's {math.log10(ALPHA_HIGH / ALPHA_LOW):.0f} decades "
+                     f"(alpha {edge(hi_no)} to {ALPHA_HIGH:g}) lies above that model's good "
+                     "region.")
+        verdict.append(line)
     body = [
         "DESIGN idea 5: batch norm in every hidden layer (W without bias, BN's learned "
         "shift replaces it).",
@@ -203,11 +217,14 @@ def main() -> None:
         "epochs, data seed 0 (one fixed split). Without batch norm, hidden layers get a "
         "bias; nothing else changes (same initialization scheme, optimizer, data).",
         f"- Tuning: random search, {trials} trials, {seeds} seeds (sampler and model seed), "
-        "alpha log-uniform [1e-4, 1], beta complement-log-uniform [0.9, 0.999], no pruner.",
-        f"- Sweep: {n_alpha} values of alpha log-spaced over [{SWEEP_ALPHA[0]:g}, "
-        f"{SWEEP_ALPHA[1]:g}] at beta = {BETA}, {sweep_seeds} model seed(s) each. The "
-        "sweep goes past tuner's default range (alpha <= 1) to find where each model "
-        "stops training.",
+        f"the shipped studies' search space: alpha {ALPHA_PRIOR} "
+        f"{bench.fmt_range(ALPHA_LOW, ALPHA_HIGH)}, beta {BETA_PRIOR} "
+        f"{bench.fmt_range(BETA_LOW, BETA_HIGH)}, no pruner. That alpha range was chosen "
+        "from the batch-norm model's sweep ([log_scale.md](log_scale.md)).",
+        f"- Sweep: {n_alpha} values of alpha log-spaced over "
+        f"{bench.fmt_range(*SWEEP_ALPHA)} at beta = {BETA}, {sweep_seeds} model seed(s) "
+        "each. The sweep goes past the searched range on both sides to find where each "
+        "model stops training.",
         "",
         "## Tuned with the same budget",
         "",

@@ -20,8 +20,10 @@ The API, by topic:
   folder, never over the published results), ``file_parser(doc, name)`` (``--quick``,
   ``--out FILE``), ``add_options(p, seeds=, epochs=, dataset=)`` for the usual extras.
 - study files: ``study_toml(name, trials=, epochs=, ...)`` writes the TOML of a study file
-  (search space, sampler, pruner, data and model keys as arguments); ``spec_from_toml``
-  parses it with tuner's own parser; ``write_study(folder, text)`` puts it on disk for a CLI.
+  (search space, sampler, pruner, data and model keys as arguments; the search space
+  defaults to ``ALPHA_BETA``, the shipped studies' alpha and beta); ``spec_from_toml``
+  parses it with tuner's own parser; ``write_study(folder, text)`` puts it on disk for a CLI;
+  ``fmt_range(low, high)`` writes a range for a result file.
 - running studies in memory: ``quiet``, ``with_seed``, ``splits_for``, ``run_study``,
   ``best_value``; ``accuracy_grid`` trains the model over a grid of (alpha, beta) with
   several seeds (the learning-rate sweeps).
@@ -130,9 +132,19 @@ def add_options(p: argparse.ArgumentParser, *, seeds: int | None = None,
 
 # --- study files -------------------------------------------------------------------------
 
-# tuner's default search space: the two hyperparameters every study tunes.
-ALPHA_BETA = {"alpha": ("log-uniform", 1e-4, 1.0),
+# tuner's shipped search space (studies/digits-momentum.toml): the two hyperparameters
+# every study tunes. alpha spans [0.01, 10]: log_scale.md found the good learning rates of
+# this batch-norm model at about 0.2-5.
+ALPHA_BETA = {"alpha": ("log-uniform", 1e-2, 10.0),
               "beta": ("complement-log-uniform", 0.9, 0.999)}
+
+
+def fmt_range(low: float, high: float) -> str:
+    """``[low, high]`` as the result files write a range: ``[0.01, 10]``, ``[1e-8, 0.1]``."""
+    def one(v: float) -> str:
+        return f"{v:g}".replace("e-0", "e-").replace("e+0", "e+")
+
+    return f"[{one(low)}, {one(high)}]"
 
 
 def _toml(value: Any) -> str:

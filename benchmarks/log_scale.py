@@ -12,8 +12,9 @@ DESIGN idea 2: `alpha` log-uniform and `1 - beta` log-uniform, so that beta in
    smoothed mean accuracy, interpolated linearly on the log axes, is within TOL of the
    smoothed surface's best (TOL = 1 and 2 points of accuracy are both reported).
 2. Random search, 27 trials, 10 seeds, with (a) alpha log-uniform and beta
-   complement-log-uniform, (b) alpha uniform and beta uniform, over the same ranges. Two
-   alpha ranges: tuner's default [1e-4, 1], and the whole swept range [1e-4, 100].
+   complement-log-uniform, (b) alpha uniform and beta uniform, over the same ranges. Three
+   alpha ranges: the shipped studies' [0.01, 10] (studies/*.toml, chosen from this
+   sweep), the old default [1e-4, 1], and the whole swept range [1e-4, 100].
    Reported: best validation accuracy per prior and the share of trials in the good
    region, both as observed in the 27-trial searches and as expected from the prior
    itself (200 000 draws from it, placed on the interpolated sweep).
@@ -36,14 +37,17 @@ NAME = "log_scale"
 BUDGET = 27
 SWEEP_ALPHA = (1e-4, 100.0)
 SWEEP_ONE_MINUS_BETA = (1e-3, 1e-1)
-RANGES = {"default [1e-4, 1]": (1e-4, 1.0), "wide [1e-4, 100]": (1e-4, 100.0)}
+SHIPPED = bench.ALPHA_BETA["alpha"][1:]  # the shipped studies' alpha range, [0.01, 10]
+SHIPPED_NAME = f"shipped {bench.fmt_range(*SHIPPED)}"
+OLD_NAME = "old default [1e-4, 1]"
+RANGES = {SHIPPED_NAME: SHIPPED, OLD_NAME: (1e-4, 1.0), "wide [1e-4, 100]": (1e-4, 100.0)}
 TOLERANCES = (0.01, 0.02)
 PRIMARY = 0.02  # the tolerance the plot's bars and the verdict use
 PRIORS = {"log": ("log-uniform", "complement-log-uniform"), "uniform": ("uniform", "uniform")}
 
 
-def study_text(dataset: str, trials: int, epochs: int, prior: str = "log", low: float = 1e-4,
-          high: float = 1.0) -> str:
+def study_text(dataset: str, trials: int, epochs: int, prior: str = "log",
+               low: float = SHIPPED[0], high: float = SHIPPED[1]) -> str:
     alpha_prior, beta_prior = PRIORS[prior]
     return bench.study_toml("log-scale", trials=trials, epochs=epochs, dataset=dataset,
                             search={"alpha": (alpha_prior, low, high),
@@ -130,9 +134,12 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
                     colors=["white", "red"], linestyles=["--", "-"], linewidths=[1.3, 1.8])
     ax.clabel(cs, fmt={surface.best - TOLERANCES[1]: "best - 2 pts",
                        surface.best - TOLERANCES[0]: "best - 1 pt"}, fontsize=7)
-    ax.axvline(1.0, color="orange", linestyle=":", linewidth=1.5)
-    ax.text(0.9, omb[0] * 1.1, "default range ends\nat alpha = 1", color="white", fontsize=7,
-            va="bottom", ha="right", bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
+    for edge in SHIPPED:
+        ax.axvline(edge, color="orange", linestyle=":", linewidth=1.5)
+    ax.text(SHIPPED[1] * 0.9, omb[0] * 1.1,
+            f"shipped range\n{bench.fmt_range(*SHIPPED)}\nbetween the dotted lines",
+            color="white", fontsize=7, va="bottom", ha="right",
+            bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("alpha (learning rate), log scale")
@@ -143,13 +150,13 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
 
     labels, expected, observed = [], [], []
     for (prior, rng_name), (exp_share, runs) in results.items():
-        labels.append(f"{prior}\n{rng_name}")
+        labels.append(f"{prior}\n{rng_name.replace(' [', chr(10) + '[')}")
         expected.append(exp_share[PRIMARY])
         observed.append(bench.median([r["share"][PRIMARY] for r in runs]))
     x = np.arange(len(labels))
     bx.bar(x - 0.2, expected, 0.4, label="expected from the prior")
     bx.bar(x + 0.2, observed, 0.4, label="observed, median over seeds")
-    bx.set_xticks(x, labels, fontsize=8)
+    bx.set_xticks(x, labels, fontsize=7)
     bx.set_ylabel(f"share of trials in the good region (best - {round(PRIMARY * 100)} pts)")
     bx.set_title("Where each prior puts its trials")
     bx.legend(fontsize=8)
@@ -224,6 +231,35 @@ def main() -> None:
                 f"{round(PRIMARY * 100)} pts); median best "
                 f"accuracy log minus uniform: {100 * d_best:+.1f} points.{within}")
 
+    def range_verdict(prior: str) -> str:
+        """The shipped alpha range against the old default and the wide one, for one prior."""
+        best = {name: bench.median([r["best_val"] for r in results[(prior, name)][1]])
+                for name in RANGES}
+        share = {name: results[(prior, name)][0][PRIMARY] for name in RANGES}
+        new, old = results[(prior, SHIPPED_NAME)][1], results[(prior, OLD_NAME)][1]
+        d_best = best[SHIPPED_NAME] - best[OLD_NAME]
+        spread = max(np.subtract(*bench.quartiles([r["best_val"] for r in runs])[::-2])
+                     for runs in (new, old))
+        wins = sum(a["best_val"] > b["best_val"] for a, b in zip(new, old, strict=True))
+        ties = sum(a["best_val"] == b["best_val"] for a, b in zip(new, old, strict=True))
+        if d_best > 0.005:
+            say = "the shipped range finds better models than the old default"
+        elif d_best < -0.005:
+            say = "the shipped range finds **worse** models than the old default"
+        else:
+            say = "no clear difference in best accuracy from the old default (within half a point)"
+        if abs(d_best) > 0.005 and abs(d_best) <= spread:
+            say += (f", but by less than the spread between seeds (IQR up to "
+                    f"{100 * spread:.1f} points)")
+        top = max(best, key=best.get)
+        return (f"- {prior} prior, by alpha range: median best val acc "
+                + ", ".join(f"{name} {best[name]:.3f}" for name in RANGES)
+                + "; expected share in the good region "
+                + ", ".join(f"{100 * share[name]:.0f}%" for name in RANGES)
+                + f". Shipped minus old default: {100 * d_best:+.1f} points, better on {wins}, "
+                f"tied on {ties}, worse on {len(new) - wins - ties} of {len(new)} seeds: "
+                f"{say}. Highest median here: {top}.")
+
     good_alpha = {}
     for tol in TOLERANCES:
         fa = np.geomspace(*SWEEP_ALPHA, 2000)
@@ -275,6 +311,11 @@ def main() -> None:
         "## Verdict",
         "",
         *(verdict(name) for name in RANGES),
+        "",
+        f"The shipped range {bench.fmt_range(*SHIPPED)} against the others (same seeds, so "
+        "seed s is a paired comparison):",
+        "",
+        *(range_verdict(prior) for prior in PRIORS),
         "",
         "Where a prior wins is decided by where the good region sits inside the range. A "
         "uniform prior puts 90% of its alpha draws in the top decade of the range and 91% "

@@ -24,24 +24,31 @@ EXPECTED = {
         "# Random vs grid search: 5 hyperparameters, 27 trials",
         ["| method | median best val acc | IQR (25% – 75%) |", "| grid (ends) |",
          "| grid (centres) |", "| random |", "| tpe |", "| qmc |",
-         "distinct alpha tried", "**Verdict (synthetic):**", "## digits"],
+         "distinct alpha tried", "**Verdict (synthetic):**", "## digits",
+         "alpha log-uniform [0.01, 10], beta complement-log-uniform [0.9, 0.999]",
+         "alpha 0.01, 0.3162, 10;", "alpha 0.03162, 0.3162, 3.162;"],
     ),
     "log_scale": (
         "# Log-scale priors for alpha and 1 - beta vs uniform priors",
-        ["| alpha range | prior | median best val acc |", "| default [1e-4, 1] | log |",
-         "| default [1e-4, 1] | uniform |", "| wide [1e-4, 100] | log |",
-         "Good region:", "## Verdict"],
+        ["| alpha range | prior | median best val acc |", "| shipped [0.01, 10] | log |",
+         "| shipped [0.01, 10] | uniform |", "| old default [1e-4, 1] | log |",
+         "| old default [1e-4, 1] | uniform |", "| wide [1e-4, 100] | log |",
+         "| wide [1e-4, 100] | uniform |", "Good region:", "## Verdict",
+         "The shipped range [0.01, 10] against the others",
+         "- log prior, by alpha range:", "Shipped minus old default:"],
     ),
     "importance": (
         "# Which hyperparameters matter: Optuna importance",
         ["| hyperparameter | fANOVA, seed 0 | PED-ANOVA, seed 0 | MDI, seed 0 |", "| alpha |",
          "| beta (as 1 - beta) |", "| BN eps |", "| hidden units |", "| batch size |",
-         "## Verdict"],
+         "## Verdict", "alpha log-uniform [0.01, 10] (the shipped studies' range), beta "
+         "complement-log-uniform [0.9, 0.999]", "BN eps log-uniform [1e-8, 0.1]"],
     ),
     "batchnorm": (
         "# Batch norm: tuned accuracy and the good learning-rate region",
         ["| with batch norm |", "| without batch norm |", "good alpha, within 2 pt",
-         "## Verdict"],
+         "## Verdict", "alpha log-uniform [0.01, 10], beta complement-log-uniform "
+         "[0.9, 0.999]", "over [0.0001, 100] at beta = 0.9"],
     ),
     "vs_alternatives": (
         "# tuner vs scikit-learn's RandomizedSearchCV: a whole tuning job",
@@ -120,10 +127,29 @@ def test_study_toml_is_a_study_file_tuners_parser_accepts(tmp_path):
     spec = spec_from_toml(study_toml(
         "bench", trials=7, epochs=3, dataset="synthetic", data={"n_samples": 500},
         hidden=(32,), model={"use_batchnorm": False}, sampler="tpe", seed=4, pruner="median",
-        search={"alpha": ("log-uniform", 1e-4, 1.0), "units": ("log-int", 16, 256)}))
+        search={"alpha": ("log-uniform", 1e-2, 10.0), "units": ("log-int", 16, 256)}))
     assert (spec.name, spec.n_trials, spec.model.epochs, spec.model.hidden) == \
         ("bench", 7, 3, (32,))
     assert spec.model.use_batchnorm is False and spec.data.dataset == "synthetic"
     assert (spec.sampler.name, spec.sampler.seed, spec.pruner.name) == ("tpe", 4, "median")
     assert [(p.name, p.prior, p.low, p.high) for p in spec.search] == \
-        [("alpha", "log-uniform", 1e-4, 1.0), ("units", "log-int", 16, 256)]
+        [("alpha", "log-uniform", 1e-2, 10.0), ("units", "log-int", 16, 256)]
+
+
+@pytest.mark.unit
+def test_the_benchmarks_default_search_space_is_the_shipped_one():
+    """The evidence scripts that say they tune "the shipped search space" (common.ALPHA_BETA,
+    study_toml's default) search what studies/digits-momentum.toml searches."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from common import ALPHA_BETA, spec_from_toml, study_toml
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from tuner.spec import load_spec
+
+    shipped = load_spec(ROOT / "studies" / "digits-momentum.toml")
+    default = spec_from_toml(study_toml("bench", trials=2, epochs=1))
+    as_tuples = [(p.name, p.prior, p.low, p.high) for p in shipped.search]
+    assert [(p.name, p.prior, p.low, p.high) for p in default.search] == as_tuples
+    assert [(name, *v) for name, v in ALPHA_BETA.items()] == as_tuples
+    assert ALPHA_BETA["alpha"] == ("log-uniform", 1e-2, 10.0)
