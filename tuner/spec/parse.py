@@ -101,8 +101,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
                           "median", with_seed=False)
     if not search:
         raise r.fail("[search]", "nothing to search: every trial would train the same model; "
-                     "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-4, "
-                     "high = 1.0 }")
+                     "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-2, "
+                     "high = 10.0 }")
     if data.dataset is not None:  # your own data's shape is known only once it is read
         _check_memory(r, data, model, search)
     return StudySpec(path=path, name=name, direction=direction, metric=metric,
@@ -163,7 +163,7 @@ def _parse_search(r: Reader, table: Mapping[str, Any], model: ModelSpec
             raise r.unknown("[search]", name, SEARCHABLE)
         if not isinstance(entry, dict):
             raise r.fail(where, "must be an inline table like "
-                         "{ prior = \"log-uniform\", low = 1e-4, high = 1.0 }")
+                         "{ prior = \"log-uniform\", low = 1e-2, high = 10.0 }")
         for key in entry:
             if key not in _PARAM_KEYS:
                 raise r.unknown(where, key, _PARAM_KEYS)
