@@ -169,3 +169,38 @@ def test_eight_processes_opening_one_fresh_database_at_once_all_succeed(any_url:
     outputs = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     for code, out, err in outputs:
         assert code == 0 and out.strip() == "opened", err
+
+
+def test_a_failed_trial_keeps_its_place_until_its_copy_is_queued(any_url: str) -> None:
+    """Between a trial failed as stale (or handed back) and its queued copy, the budget
+    had a free place, and a crash storm under load finished 41 of 40 trials."""
+    from tuner import keys
+    from tuner.storage import MAX_RETRY, QuotaReached, open_storage, requeue, retry_trial
+
+    storage = open_storage(any_url)
+    study = optuna.create_study(storage=storage, study_name="owed")
+    study.set_user_attr(keys.N_TRIALS, 2)
+    storage.enforce_quota = True
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    done = study.ask(dist)
+    study.tell(done, 0.1)
+    crashed = study.ask(dist)
+    storage.set_trial_state_values(crashed._trial_id, optuna.trial.TrialState.FAIL)
+    with pytest.raises(QuotaReached):  # the crashed trial's copy is owed: no fresh trial
+        storage.create_new_trial(study._study_id)
+    retry_trial(study, study.trials[-1])  # the copy: now it holds the place
+    with pytest.raises(QuotaReached):
+        storage.create_new_trial(study._study_id)
+    retried = study.ask(dist)
+    assert retried.params == crashed.params
+
+    # A parameter set that failed by itself more than MAX_RETRY times is dropped: its
+    # place goes to a fresh trial at once.
+    retried.set_user_attr(keys.FAILED_BY_ITSELF, "ValueError: no")
+    storage.set_trial_system_attr(retried._trial_id, keys.OWN_FAILURES, MAX_RETRY)
+    study.tell(retried, state=optuna.trial.TrialState.FAIL)
+    assert not requeue(study, study.trials[-1], own_failure=True)
+    fresh = study.ask(dist)
+    assert fresh.number == len(study.trials) - 1
+    with pytest.raises(QuotaReached):
+        storage.create_new_trial(study._study_id)

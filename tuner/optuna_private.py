@@ -44,6 +44,7 @@ REQUIRED = (
     ("optuna.storages._rdb.models", "StudyModel"),
     ("optuna.storages._rdb.models", "TrialHeartbeatModel"),
     ("optuna.storages._rdb.models", "TrialModel._datetime_start_utc"),
+    ("optuna.storages._rdb.models", "TrialModel._datetime_complete_utc"),
     ("optuna.distributions", "BaseDistribution._contains"),
     ("optuna.storages._rdb.storage", "_VersionManager"),
     ("optuna.storages._rdb.models", "BaseModel"),

@@ -87,6 +87,9 @@ log = logging.getLogger(__name__)
 #   MAX_RETRY times (`requeue(..., own_failure=True)`); after that it stays FAIL, and
 #   since FAIL does not count against n_trials a fresh trial takes its place.
 MAX_RETRY = 3
+# Optuna's system attribute on a queued copy: the trials it retries, the last one last
+# (its retry callbacks write it; so does `requeue`).
+RETRY_HISTORY = "retry_history"
 OWN_FAILURES_ATTR = keys.OWN_FAILURES  # system attribute, carried across the retries
 # User attribute a worker sets on a trial whose objective raised (why, in one line); not
 # carried over to the retry, which has not failed yet.
@@ -108,8 +111,8 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial, *, own_failure
         log.warning("trial %d failed by itself %d times; its parameters are not queued "
                     "again (a fresh trial takes its place)", trial.number, failures)
         return False
-    attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
-    attrs["retry_history"] = [*attrs["retry_history"], trial.number]
+    attrs = {"failed_trial": trial.number, RETRY_HISTORY: [], **trial.system_attrs}
+    attrs[RETRY_HISTORY] = [*attrs[RETRY_HISTORY], trial.number]
     attrs[OWN_FAILURES_ATTR] = failures
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
@@ -127,6 +130,7 @@ class QuotaReached(Exception):
 
 
 _LIVE = ("COMPLETE", "PRUNED", "RUNNING", "WAITING")
+OWED_S = 30  # how long a FAIL trial without its queued copy yet counts (`_owed_retries`)
 
 
 class TunerStorage(OutageRetrying, RDBStorage):
@@ -246,7 +250,44 @@ class TunerStorage(OutageRetrying, RDBStorage):
                 .where(TrialModel.study_id == study_id)
                 .where(TrialModel.state.in_(_LIVE)).scalar_subquery())
         raw, count = session.execute(sqlalchemy.select(target, live)).one()
-        return (None if raw is None else int(json.loads(raw))), int(count)
+        return (None if raw is None else int(json.loads(raw))), int(count) + \
+            self._owed_retries(study_id, session)
+
+    def _owed_retries(self, study_id: int, session: Any) -> int:
+        """FAIL trials whose parameters are about to be queued again, but not yet.
+
+        A trial is failed (as stale, or handed back) in one transaction and its copy is
+        queued in the next: in between, the count above had a free place, and a crash
+        storm under load created one trial too many (41 of 40). A FAIL trial of the last
+        `OWED_S` seconds counts until a copy names it last in its ``retry_history``
+        (Optuna's retry callback and `requeue` both write it), unless it failed by itself
+        more than MAX_RETRY times (dropped: a fresh trial takes its place). After
+        `OWED_S` a FAIL trial without a copy (its worker died in between) no longer
+        counts.
+        """
+        models = rdb_models()
+        T, S = models.TrialModel, models.TrialSystemAttributeModel
+        U = models.TrialUserAttributeModel
+        cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=OWED_S)
+        recent = session.execute(
+            sqlalchemy.select(T.trial_id, T.number).where(T.study_id == study_id)
+            .where(T.state == TrialState.FAIL).where(T._datetime_complete_utc >= cutoff)).all()
+        if not recent:
+            return 0
+        ids = [trial_id for trial_id, _ in recent]
+        histories = session.execute(
+            sqlalchemy.select(S.value_json).join(T, S.trial_id == T.trial_id)
+            .where(T.study_id == study_id).where(S.key == RETRY_HISTORY)).scalars()
+        copied = {h[-1] for h in map(json.loads, histories) if h}
+        own = dict(session.execute(sqlalchemy.select(S.trial_id, S.value_json)
+                                   .where(S.trial_id.in_(ids))
+                                   .where(S.key == OWN_FAILURES_ATTR)).all())
+        by_itself = set(session.execute(sqlalchemy.select(U.trial_id)
+                                        .where(U.trial_id.in_(ids))
+                                        .where(U.key == FAILED_BY_ITSELF_ATTR)).scalars())
+        return sum(number not in copied and
+                   int(json.loads(own.get(trial_id, "0"))) + (trial_id in by_itself) <= MAX_RETRY
+                   for trial_id, number in recent)
 
     def _grace(self) -> int:
         return self.grace_period or 2 * (self.heartbeat_interval or 1)
