@@ -6,6 +6,7 @@ files (and the real servers where a test takes ``any_url``)."""
 from __future__ import annotations
 
 import math
+import os
 import random
 import subprocess
 import time
@@ -71,8 +72,10 @@ def test_snapshot_pruner_decides_exactly_as_optuna_with_one_worker(tmp_path: Pat
 
 @pytest.mark.unit
 def test_reports_are_held_back_then_all_written_and_optuna_reads_them(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch) -> None:
     from tuner.storage import open_storage
+
+    monkeypatch.setenv("TUNER_WRITE_BEHIND_S", "1")  # the default
 
     url = f"sqlite:///{tmp_path / 'behind.db'}"
     storage = open_storage(url)
@@ -210,7 +213,8 @@ def test_a_running_trials_curve_reaches_the_database_while_it_runs(
     within about a second, not only when the trial ends."""
     study = write_study(tmp_path, name="live", n_trials=2, epochs=3000, dataset="digits")
     proc = subprocess.Popen(tuner_cmd("worker", study, "--storage", any_url),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TUNER_WRITE_BEHIND_S": "1"})  # the default
     reader = optuna.storages.RDBStorage(any_url)
     seen: set[int] = set()
 
