@@ -23,6 +23,18 @@ from helpers import kill_all, tuner_cmd, wait_until, write_study
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def lean_study(tmp_path: Path, name: str) -> tuple[str, object, optuna.Study]:
+    """(url, storage, study) on a fresh SQLite file, the storage in a worker's lean mode
+    (`lean_bookkeeping`), the study created before it was switched on."""
+    from tuner.storage import open_storage
+
+    url = f"sqlite:///{tmp_path / name}.db"
+    storage = open_storage(url)
+    study = optuna.create_study(storage=storage, study_name=name)
+    storage.lean_bookkeeping = True
+    return url, storage, study
+
+
 def _curve_objective(epochs: int):
     """Noisy learning curves whose level depends on x: some trials are clearly worse."""
     def objective(trial: optuna.Trial) -> float:
@@ -73,15 +85,9 @@ def test_snapshot_pruner_decides_exactly_as_optuna_with_one_worker(tmp_path: Pat
 @pytest.mark.unit
 def test_reports_are_held_back_then_all_written_and_optuna_reads_them(
         tmp_path: Path, monkeypatch) -> None:
-    from tuner.storage import open_storage
-
     monkeypatch.setenv("TUNER_WRITE_BEHIND_S", "1")  # the default
-
-    url = f"sqlite:///{tmp_path / 'behind.db'}"
-    storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name="behind")
+    url, _, study = lean_study(tmp_path, "behind")
     trial = study.ask()
-    storage.lean_bookkeeping = True
     reader = optuna.storages.RDBStorage(url)
 
     def stored() -> dict[int, float]:
@@ -102,15 +108,27 @@ def test_reports_are_held_back_then_all_written_and_optuna_reads_them(
 
 
 @pytest.mark.unit
+def test_notes_written_again_replace_the_first_write(tmp_path: Path) -> None:
+    """A write retried after its commit was lost finds its rows there: updated, not a
+    second row (the unique step and key would refuse it) and not lost."""
+    from tuner.optuna_private import write_trial_notes
+
+    url, storage, study = lean_study(tmp_path, "again")
+    trial = study.ask()
+    write_trial_notes(storage, trial._trial_id, {0: 0.5, 1: 0.6}, {"a": 1})
+    write_trial_notes(storage, trial._trial_id, {1: 0.7, 2: 0.8}, {"a": 2, "b": [3]})
+    stored = optuna.storages.RDBStorage(url).get_trial(trial._trial_id)
+    assert stored.intermediate_values == {0: 0.5, 1: 0.7, 2: 0.8}
+    assert stored.user_attrs == {"a": 2, "b": [3]}
+
+
+@pytest.mark.unit
 def test_write_behind_waits_at_most_its_setting(tmp_path: Path, monkeypatch) -> None:
     from tuner.storage import StorageError, open_storage
 
     monkeypatch.setenv("TUNER_WRITE_BEHIND_S", "0.2")
-    url = f"sqlite:///{tmp_path / 'due.db'}"
-    storage = open_storage(url)
-    study = optuna.create_study(storage=storage, study_name="due")
+    url, _, study = lean_study(tmp_path, "due")
     trial = study.ask()
-    storage.lean_bookkeeping = True
     reader = optuna.storages.RDBStorage(url)
     trial.report(1.0, 0)
     trial.report(2.0, 1)
@@ -145,12 +163,8 @@ def test_reports_of_a_trial_failed_elsewhere_raise_as_optunas_own(tmp_path: Path
 
 @pytest.mark.unit
 def test_repeated_reads_are_reused_until_this_process_writes(tmp_path: Path) -> None:
-    from tuner.storage import open_storage
-
-    url = f"sqlite:///{tmp_path / 'reads.db'}"
-    storage = open_storage(url)
-    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "reads")
-    storage.lean_bookkeeping = True
+    url, storage, study = lean_study(tmp_path, "reads")
+    study_id = study._study_id
     created = storage.create_new_trial(study_id)
     first = storage.get_trial(created)
     first.intermediate_values[0] = 9.9  # a caller changing what it was given ...
@@ -169,12 +183,9 @@ def test_repeated_reads_are_reused_until_this_process_writes(tmp_path: Path) -> 
 @pytest.mark.unit
 def test_a_read_is_reused_for_half_a_second_at_most(tmp_path: Path) -> None:
     from tuner.read_cache import REUSE_S
-    from tuner.storage import open_storage
 
-    url = f"sqlite:///{tmp_path / 'ttl.db'}"
-    storage = open_storage(url)
-    study_id = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "ttl")
-    storage.lean_bookkeeping = True
+    url, storage, study = lean_study(tmp_path, "ttl")
+    study_id = study._study_id
     assert storage._get_trials(study_id, None, set(), -1) == []
     optuna.storages.RDBStorage(url).create_new_trial(study_id)
     time.sleep(REUSE_S + 0.05)
@@ -185,13 +196,9 @@ def test_a_read_is_reused_for_half_a_second_at_most(tmp_path: Path) -> None:
 def test_first_heartbeat_waits_one_interval_and_the_trial_is_not_stale(
         tmp_path: Path) -> None:
     from tuner.optuna_private import rdb_models
-    from tuner.storage import open_storage
 
-    url = f"sqlite:///{tmp_path / 'beat.db'}"
-    storage = open_storage(url)  # conftest: interval 1 s, grace 3 s
-    study = optuna.create_study(storage=storage, study_name="beat")
+    _, storage, study = lean_study(tmp_path, "beat")  # conftest: interval 1 s, grace 3 s
     trial = study.ask()
-    storage.lean_bookkeeping = True
     beat_table = rdb_models().TrialHeartbeatModel
 
     def beats() -> int:

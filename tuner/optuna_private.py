@@ -83,7 +83,6 @@ def write_trial_notes(storage: Any, trial_id: int, values: dict[int, float],
     (a write retried after its commit was lost) updated, the others inserted in bulk."""
     import json
 
-    import sqlalchemy
     from optuna.storages._rdb.storage import _create_scoped_session
 
     models = rdb_models()
@@ -91,34 +90,32 @@ def write_trial_notes(storage: Any, trial_id: int, values: dict[int, float],
     with _create_scoped_session(storage.scoped_session) as session:
         trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
         storage.check_trial_is_updatable(trial_id, trial.state)
-        if values:
-            have = set(session.scalars(sqlalchemy.select(Values.step).where(
-                Values.trial_id == trial_id, Values.step.in_(list(values)))))
-            rows = []
-            for step, value in values.items():
-                stored, kind = Values.intermediate_value_to_stored_repr(value)
-                row = {"trial_id": trial_id, "step": step, "intermediate_value": stored,
-                       "intermediate_value_type": kind}
-                if step in have:
-                    session.execute(sqlalchemy.update(Values).where(
-                        Values.trial_id == trial_id, Values.step == step).values(**row))
-                else:
-                    rows.append(row)
-            if rows:
-                session.execute(sqlalchemy.insert(Values), rows)
-        if user_attrs:
-            have = set(session.scalars(sqlalchemy.select(Attrs.key).where(
-                Attrs.trial_id == trial_id, Attrs.key.in_(list(user_attrs)))))
-            rows = []
-            for key, value in user_attrs.items():
-                row = {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-                if key in have:
-                    session.execute(sqlalchemy.update(Attrs).where(
-                        Attrs.trial_id == trial_id, Attrs.key == key).values(**row))
-                else:
-                    rows.append(row)
-            if rows:
-                session.execute(sqlalchemy.insert(Attrs), rows)
+        rows = {}
+        for step, value in values.items():
+            stored, kind = Values.intermediate_value_to_stored_repr(value)
+            rows[step] = {"intermediate_value": stored, "intermediate_value_type": kind}
+        _upsert(session, Values, Values.step, trial_id, rows)
+        _upsert(session, Attrs, Attrs.key, trial_id,
+                {key: {"value_json": json.dumps(value)} for key, value in user_attrs.items()})
+
+
+def _upsert(session: Any, model: Any, column: Any, trial_id: int,
+            rows: dict[Any, dict[str, Any]]) -> None:
+    """One trial's ``rows`` (the ``column`` value -> the other columns) into ``model``'s
+    table: the keys already there updated, the others inserted in one statement."""
+    import sqlalchemy
+
+    if not rows:
+        return
+    have = set(session.scalars(sqlalchemy.select(column).where(
+        model.trial_id == trial_id, column.in_(list(rows)))))
+    for key in have:
+        session.execute(sqlalchemy.update(model).where(
+            model.trial_id == trial_id, column == key).values(**rows[key]))
+    new = [{"trial_id": trial_id, column.key: key, **row}
+           for key, row in rows.items() if key not in have]
+    if new:
+        session.execute(sqlalchemy.insert(model), new)
 
 
 def distribution_contains(dist: BaseDistribution, value: Any) -> bool:
