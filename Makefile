@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo   isolated environment, install, run a real study on SQLite
-#   make test   install the test dependencies, run ruff and the whole test suite
-# While working: `make test-fast` (the unit tests, under a minute) and `make lint` (ruff).
+#   make test   install the test dependencies, run ruff, build the docs, run the whole test suite
+# While working: `make test-fast` (the unit tests, under a minute), `make lint` (ruff) and
+# `make docs` / `make docs-serve` (the manual in docs/, see CONTRIBUTING.md).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast lint test-deps install clean
+.PHONY: demo test test-fast lint docs docs-serve test-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +29,9 @@ $(TEST_DEPS): pyproject.toml | $(BIN)/python
 
 test-deps: $(TEST_DEPS)
 
-# The linter, then every test: unit, integration (databases, subprocesses, signals), e2e
-# (browser, Docker stack).
-test: lint
+# The linter, the manual (a broken link fails it), then every test: unit, integration
+# (databases, subprocesses, signals), e2e (browser, Docker stack).
+test: lint docs
 	$(BIN)/python -m pytest -q
 
 # The unit tests only: in-process, no server, no subprocess, no signal.
@@ -40,5 +41,13 @@ test-fast: test-deps
 lint: test-deps
 	$(BIN)/ruff check .
 
+# The manual, from docs/ and mkdocs.yml, into site/ (git-ignored); --strict: a broken link,
+# anchor or include is an error, not a warning.
+docs: test-deps
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: test-deps
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
+
 clean:
-	rm -rf $(VENV) tuner.db tuner.db-wal tuner.db-shm
+	rm -rf $(VENV) site tuner.db tuner.db-wal tuner.db-shm

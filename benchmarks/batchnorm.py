@@ -23,7 +23,21 @@ import math
 
 import numpy as np
 
-import common as bench
+from common.arguments import add_options, parser
+from common.results import finish, fmt_acc, progress, save_figure, table
+from common.shared_machine import Machine
+from common.stats import median, quartiles
+from common.studies import (
+    accuracy_grid,
+    best_test_accuracy,
+    best_value,
+    diverged_trials,
+    quiet,
+    run_study,
+    spec_splits,
+    with_seed,
+)
+from common.study_files import ALPHA_BETA, fmt_range, spec_from_toml, study_toml
 
 NAME = "batchnorm"
 BUDGET = 27
@@ -32,18 +46,18 @@ BETA = 0.9
 TOLERANCES = (0.01, 0.02, 0.05)
 PRIMARY = 0.05  # the tolerance of the plot's shading and the verdict
 MODELS = {"with batch norm": True, "without batch norm": False}
-ALPHA_PRIOR, ALPHA_LOW, ALPHA_HIGH = bench.ALPHA_BETA["alpha"]  # the shipped range
-BETA_PRIOR, BETA_LOW, BETA_HIGH = bench.ALPHA_BETA["beta"]
+ALPHA_PRIOR, ALPHA_LOW, ALPHA_HIGH = ALPHA_BETA["alpha"]  # the shipped range
+BETA_PRIOR, BETA_LOW, BETA_HIGH = ALPHA_BETA["beta"]
 
 
 def study_text(dataset: str, trials: int, epochs: int, bn: bool) -> str:
-    return bench.study_toml("batchnorm", trials=trials, epochs=epochs, dataset=dataset,
-                            model={"use_batchnorm": bn})
+    return study_toml("batchnorm", trials=trials, epochs=epochs, dataset=dataset,
+                      model={"use_batchnorm": bn})
 
 
 def sweep(spec, splits, alphas: np.ndarray, seeds: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean validation accuracy, share of seeds that diverged) per alpha, at BETA."""
-    acc, diverged = bench.accuracy_grid(spec, splits, alphas, np.array([BETA]), seeds)
+    acc, diverged = accuracy_grid(spec, splits, alphas, np.array([BETA]), seeds)
     return acc[0].mean(axis=-1), diverged[0]
 
 
@@ -69,14 +83,14 @@ def good_region(alphas: np.ndarray, acc: np.ndarray, tol: float
 
 
 def tuned(dataset: str, bn: bool, seeds: int, trials: int, epochs: int, splits) -> list[dict]:
-    base = bench.spec_from_toml(study_text(dataset, trials, epochs, bn))
+    base = spec_from_toml(study_text(dataset, trials, epochs, bn))
     runs = []
     for seed in range(seeds):
-        spec = bench.with_seed(base, seed=seed)
-        result = bench.run_study(spec, splits, n_trials=trials)
-        runs.append({"best_val": bench.best_value(result),
-                     "test": bench.best_test_accuracy(spec, splits, result),
-                     "diverged": bench.diverged_trials(result),
+        spec = with_seed(base, seed=seed)
+        result = run_study(spec, splits, n_trials=trials)
+        runs.append({"best_val": best_value(result),
+                     "test": best_test_accuracy(spec, splits, result),
+                     "diverged": diverged_trials(result),
                      "params": [t.params for t in result.trials]})
     return runs
 
@@ -100,18 +114,18 @@ def plot(alphas, curves, out, dataset: str, seeds: int) -> None:
     ax.set_title(f"{dataset}, beta = {BETA}: accuracy vs alpha. Shaded: within "
                  f"{round(PRIMARY * 100)} points of each model's (smoothed) best;\n"
                  "x: some seed diverged (counted as 0); dotted: the tuned alpha range "
-                 f"{bench.fmt_range(ALPHA_LOW, ALPHA_HIGH)}", fontsize=9)
+                 f"{fmt_range(ALPHA_LOW, ALPHA_HIGH)}", fontsize=9)
     for x in (ALPHA_LOW, ALPHA_HIGH):  # the range the tuned studies search
         ax.axvline(x, color="gray", linestyle=":", linewidth=1)
     ax.legend()
     ax.grid(alpha=0.3)
-    bench.save_figure(fig, out, NAME)
+    save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    args = bench.add_options(bench.parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
-    bench.quiet()
-    machine = bench.Machine()
+    args = add_options(parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
+    quiet()
+    machine = Machine()
     seeds, trials, epochs, n_alpha, sweep_seeds = args.seeds, BUDGET, args.epochs, 31, 5
     if args.quick:
         seeds, trials, epochs, n_alpha, sweep_seeds = 2, 4, 2, 5, 1
@@ -120,21 +134,21 @@ def main() -> None:
     splits = None
     curves, runs = {}, {}
     for label, bn in MODELS.items():
-        spec = bench.spec_from_toml(study_text(args.dataset, trials, epochs, bn))
-        splits = splits or bench.spec_splits(spec)
+        spec = spec_from_toml(study_text(args.dataset, trials, epochs, bn))
+        splits = splits or spec_splits(spec)
         curves[label] = sweep(spec, splits, alphas, sweep_seeds)
         runs[label] = tuned(args.dataset, bn, seeds, trials, epochs, splits)
-        bench.progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
-                 f"{bench.median([r['best_val'] for r in runs[label]]):.3f}")
+        progress(f"{label}: sweep best {curves[label][0].max():.3f}, tuned median "
+                 f"{median([r['best_val'] for r in runs[label]]):.3f}")
     plot(alphas, curves, args.out, args.dataset, sweep_seeds)
 
     rows = []
     for label in MODELS:
-        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs[label]])
-        rows.append([label, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
-                     bench.fmt_acc(bench.median([r["test"] for r in runs[label]])),
+        q1, q2, q3 = quartiles([r["best_val"] for r in runs[label]])
+        rows.append([label, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
+                     fmt_acc(median([r["test"] for r in runs[label]])),
                      sum(r["diverged"] for r in runs[label])])
-    tuned_table = bench.table(["model", "median best val acc", "IQR", "median test acc of the "
+    tuned_table = table(["model", "median best val acc", "IQR", "median test acc of the "
                          "chosen trial", "diverged trials (all seeds)"], rows)
 
     rows, widths = [], {}
@@ -150,14 +164,14 @@ def main() -> None:
         first_div = alphas[diverged > 0]
         row.append(f"{first_div.min():.3g}" if first_div.size else "none in range")
         rows.append(row)
-    width_table = bench.table(["model", "sweep best (mean of seeds)",
+    width_table = table(["model", "sweep best (mean of seeds)",
                          *(f"good alpha, within {round(t * 100)} pt: decades (from – to)"
                            for t in TOLERANCES), "smallest alpha where a seed diverged"],
                         rows)
 
     with_bn, without = MODELS
-    d_best = bench.median([r["best_val"] for r in runs[with_bn]]) - \
-        bench.median([r["best_val"] for r in runs[without]])
+    d_best = median([r["best_val"] for r in runs[with_bn]]) - \
+        median([r["best_val"] for r in runs[without]])
     d_width = widths[(with_bn, PRIMARY)] - widths[(without, PRIMARY)]
     # The random sampler with the same seed draws the same (alpha, beta) for both models:
     # seed s is a paired comparison.
@@ -218,11 +232,11 @@ def main() -> None:
         "bias; nothing else changes (same initialization scheme, optimizer, data).",
         f"- Tuning: random search, {trials} trials, {seeds} seeds (sampler and model seed), "
         f"the shipped studies' search space: alpha {ALPHA_PRIOR} "
-        f"{bench.fmt_range(ALPHA_LOW, ALPHA_HIGH)}, beta {BETA_PRIOR} "
-        f"{bench.fmt_range(BETA_LOW, BETA_HIGH)}, no pruner. That alpha range was chosen "
+        f"{fmt_range(ALPHA_LOW, ALPHA_HIGH)}, beta {BETA_PRIOR} "
+        f"{fmt_range(BETA_LOW, BETA_HIGH)}, no pruner. That alpha range was chosen "
         "from the batch-norm model's sweep ([log_scale.md](log_scale.md)).",
         f"- Sweep: {n_alpha} values of alpha log-spaced over "
-        f"{bench.fmt_range(*SWEEP_ALPHA)} at beta = {BETA}, {sweep_seeds} model seed(s) "
+        f"{fmt_range(*SWEEP_ALPHA)} at beta = {BETA}, {sweep_seeds} model seed(s) "
         "each. The sweep goes past the searched range on both sides to find where each "
         "model stops training.",
         "",
@@ -240,8 +254,8 @@ def main() -> None:
         "",
         f"![accuracy vs alpha]({NAME}.png)",
     ]
-    bench.finish(args, machine, NAME,
-                 "Batch norm: tuned accuracy and the good learning-rate region", "\n".join(body))
+    finish(args, machine, NAME,
+           "Batch norm: tuned accuracy and the good learning-rate region", "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -22,18 +22,11 @@ import tracemalloc
 
 import numpy as np
 
-from common import (
-    Machine,
-    OtherLoad,
-    finish,
-    load_text,
-    loglog_slope,
-    parser,
-    progress,
-    save_figure,
-    table,
-    time_tuner,
-)
+from common.arguments import parser
+from common.epoch_timing import time_tuner
+from common.results import finish, progress, save_figure, table
+from common.shared_machine import Machine, OtherLoad, load_text
+from common.stats import loglog_slope
 from tuner.data import load_xy
 from tuner.mlp import MLPClassifierBN
 

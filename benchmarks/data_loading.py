@@ -16,7 +16,7 @@ the import times are printed beside). Memory is compared with the loaded table's
 (`DataFrame.memory_usage(deep=True)`), both as the process's whole peak RSS and as the
 peak above the RSS after imports.
 
-Targets (issue 14): time within 2x of the bare read; peak memory within 3x of the table.
+Targets: time within 2x of the bare read; peak memory within 3x of the table.
 
     python benchmarks/data_loading.py                # all cases, ~5 min on 2 cores
     python benchmarks/data_loading.py --rows 100000  # the small cases only
@@ -37,6 +37,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from tuner import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "data_loading.md"
@@ -125,7 +127,7 @@ def run_case(case: dict, mode: str) -> dict:
     if case["kind"] == "sql":
         import sqlalchemy  # noqa: F401
         if mode != "bare":
-            import tuner.storage  # noqa: F401  - mask_url, for error messages
+            import tuner.passwords  # noqa: F401  - mask_url, for error messages
     import_s = time.perf_counter() - t0
     rss_after_imports = _status_mb("VmRSS")
 
@@ -236,7 +238,7 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
         "# Loading a study's own data: tuner vs pandas alone",
         "",
         f"`python benchmarks/data_loading.py` on {platform.machine()}, "
-        f"{os.cpu_count()} logical cores, Python {platform.python_version()}; "
+        f"{machine.logical_cores()} logical cores, Python {platform.python_version()}; "
         f"fastest of {args.repeats} run(s) per cell, each in a fresh process.",
         "",
         "- **bare**: `pandas.read_csv` / `read_parquet` / `read_sql` alone.",

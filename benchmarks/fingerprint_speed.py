@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from common import Machine, file_parser, median_time, write_table
+from common.arguments import file_parser
+from common.results import median_time, write_table
+from common.shared_machine import Machine
 from tuner.data import load_splits
 from tuner.fingerprint import data_fingerprint, hardware_fingerprint
 from tuner.mlp import MLPClassifierBN

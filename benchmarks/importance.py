@@ -29,11 +29,15 @@ from optuna.importance import (
     get_param_importances,
 )
 
-import common as bench
+from common.arguments import add_options, parser
+from common.results import finish, progress, save_figure, table
+from common.shared_machine import Machine
+from common.studies import best_value, diverged_trials, quiet, run_study, spec_splits, with_seed
+from common.study_files import ALPHA_BETA, fmt_range, spec_from_toml, study_toml
 
 NAME = "importance"
-# alpha and beta as the shipped studies search them (bench.ALPHA_BETA: alpha [0.01, 10]).
-SEARCH = {**bench.ALPHA_BETA, "eps": ("log-uniform", 1e-8, 1e-1),
+# alpha and beta as the shipped studies search them (ALPHA_BETA: alpha [0.01, 10]).
+SEARCH = {**ALPHA_BETA, "eps": ("log-uniform", 1e-8, 1e-1),
           "units": ("log-int", 16, 256), "batch_size": ("log-int", 16, 256)}
 # Optuna's names -> how the study file names them
 LABELS = {"alpha": "alpha", "one_minus_beta": "beta (as 1 - beta)", "eps": "BN eps",
@@ -74,36 +78,36 @@ def plot(mean: dict[str, dict[str, float]], low, high, order: list[str], out, tr
     ax.set_title(f"Hyperparameter importance, random search, {trials} trials")
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
-    bench.save_figure(fig, out, NAME)
+    save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = bench.add_options(bench.parser(__doc__), epochs=20, dataset=True)
+    p = add_options(parser(__doc__), epochs=20, dataset=True)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--studies", type=int, default=3)
     args = p.parse_args()
-    bench.quiet()
-    machine = bench.Machine()
+    quiet()
+    machine = Machine()
     trials, studies, epochs = args.trials, args.studies, args.epochs
     if args.quick:
         trials, studies, epochs = 10, 1, 2
 
-    base = bench.spec_from_toml(bench.study_toml(
+    base = spec_from_toml(study_toml(
         "importance", trials=trials, epochs=epochs, dataset=args.dataset, batch_size=None,
         search=SEARCH))
-    splits = bench.spec_splits(base)
+    splits = spec_splits(base)
     per_study, notes, total_diverged = [], [], 0
     for seed in range(studies):
-        study = bench.run_study(bench.with_seed(base, seed=seed), splits, n_trials=trials)
+        study = run_study(with_seed(base, seed=seed), splits, n_trials=trials)
         complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-        diverged = bench.diverged_trials(study)
+        diverged = diverged_trials(study)
         total_diverged += diverged
         values = [t.value for t in complete]
         notes.append(f"- study seed {seed}: {len(complete)} complete, {diverged} diverged; "
-                     f"validation accuracy from {min(values):.3f} to {bench.best_value(study):.3f} "
+                     f"validation accuracy from {min(values):.3f} to {best_value(study):.3f} "
                      f"(median {np.median(values):.3f})")
         per_study.append(importances(study, seed))
-        bench.progress(f"study {seed}: " + ", ".join(
+        progress(f"study {seed}: " + ", ".join(
             f"{n}: {' > '.join(ranking(per_study[-1][n])[:2])}" for n in EVALUATORS))
 
     params = list(per_study[0]["fANOVA"])
@@ -160,12 +164,12 @@ def main() -> None:
         f"trials on {args.dataset} (seeds 0..{studies - 1}: sampler and model seed), "
         f"{epochs} epochs, 2 hidden layers with "
         "batch norm, no pruner, data seed 0.",
-        f"- Priors: alpha {SEARCH['alpha'][0]} {bench.fmt_range(*SEARCH['alpha'][1:])} (the "
+        f"- Priors: alpha {SEARCH['alpha'][0]} {fmt_range(*SEARCH['alpha'][1:])} (the "
         f"shipped studies' range), beta {SEARCH['beta'][0]} "
-        f"{bench.fmt_range(*SEARCH['beta'][1:])} (Optuna sees 1 - beta, log), BN eps "
-        f"{SEARCH['eps'][0]} {bench.fmt_range(*SEARCH['eps'][1:])}, hidden units (both "
-        f"layers) {SEARCH['units'][0]} {bench.fmt_range(*SEARCH['units'][1:])}, batch size "
-        f"{SEARCH['batch_size'][0]} {bench.fmt_range(*SEARCH['batch_size'][1:])}. Ranges are "
+        f"{fmt_range(*SEARCH['beta'][1:])} (Optuna sees 1 - beta, log), BN eps "
+        f"{SEARCH['eps'][0]} {fmt_range(*SEARCH['eps'][1:])}, hidden units (both "
+        f"layers) {SEARCH['units'][0]} {fmt_range(*SEARCH['units'][1:])}, batch size "
+        f"{SEARCH['batch_size'][0]} {fmt_range(*SEARCH['batch_size'][1:])}. Ranges are "
         "those a user would search; an importance is always relative to the ranges searched.",
         "- Evaluators run on the complete trials, in Optuna's space (log parameters on "
         "their log scale), normalized to sum to 1.",
@@ -173,7 +177,7 @@ def main() -> None:
         "",
         "## Ranking",
         "",
-        bench.table(head, rows),
+        table(head, rows),
         "",
         "## Verdict",
         "",
@@ -191,8 +195,8 @@ def main() -> None:
         "",
         f"![importance]({NAME}.png)",
     ]
-    bench.finish(args, machine, NAME, "Which hyperparameters matter: Optuna importance",
-                 "\n".join(body))
+    finish(args, machine, NAME, "Which hyperparameters matter: Optuna importance",
+           "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -30,15 +30,29 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-import common as bench
+from common.arguments import add_options, parser
+from common.results import finish, fmt_acc, progress, save_figure, table
+from common.shared_machine import Machine
+from common.stats import median, quartiles
+from common.studies import (
+    accuracy_grid,
+    best_test_accuracy,
+    best_value,
+    diverged_trials,
+    quiet,
+    run_study,
+    spec_splits,
+    with_seed,
+)
+from common.study_files import ALPHA_BETA, fmt_range, spec_from_toml, study_toml
 from tuner.space import to_course
 
 NAME = "log_scale"
 BUDGET = 27
 SWEEP_ALPHA = (1e-4, 100.0)
 SWEEP_ONE_MINUS_BETA = (1e-3, 1e-1)
-SHIPPED = bench.ALPHA_BETA["alpha"][1:]  # the shipped studies' alpha range, [0.01, 10]
-SHIPPED_NAME = f"shipped {bench.fmt_range(*SHIPPED)}"
+SHIPPED = ALPHA_BETA["alpha"][1:]  # the shipped studies' alpha range, [0.01, 10]
+SHIPPED_NAME = f"shipped {fmt_range(*SHIPPED)}"
 OLD_NAME = "old default [1e-4, 1]"
 RANGES = {SHIPPED_NAME: SHIPPED, OLD_NAME: (1e-4, 1.0), "wide [1e-4, 100]": (1e-4, 100.0)}
 TOLERANCES = (0.01, 0.02)
@@ -49,9 +63,9 @@ PRIORS = {"log": ("log-uniform", "complement-log-uniform"), "uniform": ("uniform
 def study_text(dataset: str, trials: int, epochs: int, prior: str = "log",
                low: float = SHIPPED[0], high: float = SHIPPED[1]) -> str:
     alpha_prior, beta_prior = PRIORS[prior]
-    return bench.study_toml("log-scale", trials=trials, epochs=epochs, dataset=dataset,
-                            search={"alpha": (alpha_prior, low, high),
-                                    "beta": (beta_prior, 0.9, 0.999)})
+    return study_toml("log-scale", trials=trials, epochs=epochs, dataset=dataset,
+                      search={"alpha": (alpha_prior, low, high),
+                              "beta": (beta_prior, 0.9, 0.999)})
 
 
 def sweep(spec, splits, n_alpha: int, n_beta: int, seeds: int
@@ -60,7 +74,7 @@ def sweep(spec, splits, n_alpha: int, n_beta: int, seeds: int
     share (n_beta, n_alpha)); a diverged fit has accuracy 0."""
     alphas = np.geomspace(*SWEEP_ALPHA, n_alpha)
     omb = np.geomspace(*SWEEP_ONE_MINUS_BETA, n_beta)
-    acc, diverged = bench.accuracy_grid(spec, splits, alphas, 1 - omb, seeds, report=True)
+    acc, diverged = accuracy_grid(spec, splits, alphas, 1 - omb, seeds, report=True)
     return alphas, omb, acc, diverged
 
 
@@ -100,19 +114,19 @@ def draw_prior(prior: str, low: float, high: float, n: int, rng: np.random.Gener
 
 def search(dataset: str, prior: str, low: float, high: float, seeds: int, trials: int,
            epochs: int, surface: Surface, splits) -> list[dict]:
-    base = bench.spec_from_toml(study_text(dataset, trials, epochs, prior, low, high))
+    base = spec_from_toml(study_text(dataset, trials, epochs, prior, low, high))
     runs = []
     for seed in range(seeds):
-        spec = bench.with_seed(base, seed=seed)
-        result = bench.run_study(spec, splits, n_trials=trials)
+        spec = with_seed(base, seed=seed)
+        result = run_study(spec, splits, n_trials=trials)
         course = [to_course(t.params, spec.search) for t in result.trials]
         alpha = np.array([c["alpha"] for c in course])
         beta = np.array([c["beta"] for c in course])
         runs.append({
-            "best_val": bench.best_value(result),
-            "test": bench.best_test_accuracy(spec, splits, result),
+            "best_val": best_value(result),
+            "test": best_test_accuracy(spec, splits, result),
             "share": {tol: float(surface.good(alpha, beta, tol).mean()) for tol in TOLERANCES},
-            "diverged": bench.diverged_trials(result),
+            "diverged": diverged_trials(result),
             "alpha": alpha, "beta": beta,
         })
     return runs
@@ -137,7 +151,7 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     for edge in SHIPPED:
         ax.axvline(edge, color="orange", linestyle=":", linewidth=1.5)
     ax.text(SHIPPED[1] * 0.9, omb[0] * 1.1,
-            f"shipped range\n{bench.fmt_range(*SHIPPED)}\nbetween the dotted lines",
+            f"shipped range\n{fmt_range(*SHIPPED)}\nbetween the dotted lines",
             color="white", fontsize=7, va="bottom", ha="right",
             bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
     ax.set_xscale("log")
@@ -152,7 +166,7 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     for (prior, rng_name), (exp_share, runs) in results.items():
         labels.append(f"{prior}\n{rng_name.replace(' [', chr(10) + '[')}")
         expected.append(exp_share[PRIMARY])
-        observed.append(bench.median([r["share"][PRIMARY] for r in runs]))
+        observed.append(median([r["share"][PRIMARY] for r in runs]))
     x = np.arange(len(labels))
     bx.bar(x - 0.2, expected, 0.4, label="expected from the prior")
     bx.bar(x + 0.2, observed, 0.4, label="observed, median over seeds")
@@ -161,20 +175,20 @@ def plot(alphas, omb, acc, surface: Surface, results, out, dataset: str) -> None
     bx.set_title("Where each prior puts its trials")
     bx.legend(fontsize=8)
     bx.grid(axis="y", alpha=0.3)
-    bench.save_figure(fig, out, NAME)
+    save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    args = bench.add_options(bench.parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
-    bench.quiet()
-    machine = bench.Machine()
+    args = add_options(parser(__doc__), seeds=10, epochs=20, dataset=True).parse_args()
+    quiet()
+    machine = Machine()
     seeds, trials, epochs = args.seeds, BUDGET, args.epochs
     n_alpha, n_beta, sweep_seeds = 25, 15, 3
     if args.quick:
         seeds, trials, epochs, n_alpha, n_beta, sweep_seeds = 2, 4, 2, 4, 3, 1
 
-    base = bench.spec_from_toml(study_text(args.dataset, trials, epochs))
-    splits = bench.spec_splits(base)
+    base = spec_from_toml(study_text(args.dataset, trials, epochs))
+    splits = spec_splits(base)
     alphas, omb, per_seed, diverged = sweep(base, splits, n_alpha, n_beta, sweep_seeds)
     acc = per_seed.mean(axis=-1)
     plateau = acc >= acc.max() - 0.05  # the typical seed-to-seed spread where it matters
@@ -192,17 +206,17 @@ def main() -> None:
             expected = {tol: float(surface.good(a, b, tol).mean()) for tol in TOLERANCES}
             runs = search(args.dataset, prior, low, high, seeds, trials, epochs, surface, splits)
             results[(prior, rng_name)] = (expected, runs)
-            best = bench.median([r["best_val"] for r in runs])
-            bench.progress(f"{prior} {rng_name}: median best {best:.3f}")
+            best = median([r["best_val"] for r in runs])
+            progress(f"{prior} {rng_name}: median best {best:.3f}")
     plot(alphas, omb, acc, surface, results, args.out, args.dataset)
 
     rows = []
     for (prior, rng_name), (expected, runs) in results.items():
-        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs])
+        q1, q2, q3 = quartiles([r["best_val"] for r in runs])
         rows.append([
-            rng_name, prior, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
-            bench.fmt_acc(bench.median([r["test"] for r in runs])),
-            *(f"{100 * expected[t]:.0f}% / {100 * bench.median([r['share'][t] for r in runs]):.0f}%"
+            rng_name, prior, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
+            fmt_acc(median([r["test"] for r in runs])),
+            *(f"{100 * expected[t]:.0f}% / {100 * median([r['share'][t] for r in runs]):.0f}%"
               for t in TOLERANCES),
             sum(r["diverged"] for r in runs),
         ])
@@ -213,10 +227,10 @@ def main() -> None:
     def verdict(rng_name: str) -> str:
         log_exp, log_runs = results[("log", rng_name)]
         uni_exp, uni_runs = results[("uniform", rng_name)]
-        d_best = bench.median([r["best_val"] for r in log_runs]) - \
-            bench.median([r["best_val"] for r in uni_runs])
+        d_best = median([r["best_val"] for r in log_runs]) - \
+            median([r["best_val"] for r in uni_runs])
         d_share = log_exp[PRIMARY] - uni_exp[PRIMARY]
-        spread = max(np.subtract(*bench.quartiles([r["best_val"] for r in runs])[::-2])
+        spread = max(np.subtract(*quartiles([r["best_val"] for r in runs])[::-2])
                      for runs in (log_runs, uni_runs))
         within = (f" That difference is within the spread between seeds (IQR up to "
                   f"{100 * spread:.1f} points): with {len(log_runs[0]['alpha'])} trials both "
@@ -233,12 +247,12 @@ def main() -> None:
 
     def range_verdict(prior: str) -> str:
         """The shipped alpha range against the old default and the wide one, for one prior."""
-        best = {name: bench.median([r["best_val"] for r in results[(prior, name)][1]])
+        best = {name: median([r["best_val"] for r in results[(prior, name)][1]])
                 for name in RANGES}
         share = {name: results[(prior, name)][0][PRIMARY] for name in RANGES}
         new, old = results[(prior, SHIPPED_NAME)][1], results[(prior, OLD_NAME)][1]
         d_best = best[SHIPPED_NAME] - best[OLD_NAME]
-        spread = max(np.subtract(*bench.quartiles([r["best_val"] for r in runs])[::-2])
+        spread = max(np.subtract(*quartiles([r["best_val"] for r in runs])[::-2])
                      for runs in (new, old))
         wins = sum(a["best_val"] > b["best_val"] for a, b in zip(new, old, strict=True))
         ties = sum(a["best_val"] == b["best_val"] for a, b in zip(new, old, strict=True))
@@ -302,7 +316,7 @@ def main() -> None:
         "",
         "## Results",
         "",
-        bench.table(head, rows),
+        table(head, rows),
         "",
         "\"expected\" is the share of 200 000 draws from the prior that land in the good "
         "region; \"observed\" the median over seeds of the share of a search's "
@@ -312,7 +326,7 @@ def main() -> None:
         "",
         *(verdict(name) for name in RANGES),
         "",
-        f"The shipped range {bench.fmt_range(*SHIPPED)} against the others (same seeds, so "
+        f"The shipped range {fmt_range(*SHIPPED)} against the others (same seeds, so "
         "seed s is a paired comparison):",
         "",
         *(range_verdict(prior) for prior in PRIORS),
@@ -327,8 +341,8 @@ def main() -> None:
         "",
         f"![sweep and shares]({NAME}.png)",
     ]
-    bench.finish(args, machine, NAME, "Log-scale priors for alpha and 1 - beta vs uniform priors",
-                 "\n".join(body))
+    finish(args, machine, NAME, "Log-scale priors for alpha and 1 - beta vs uniform priors",
+           "\n".join(body))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ the same batch size, the same number of epochs and the same BLAS thread count:
   does not scale the gradient by 1 - beta), on the same float32 data, no batch norm,
   no early stopping;
 - PyTorch on the CPU when it is importable: Linear(bias=False) + BatchNorm1d + ReLU,
-  `torch.optim.SGD(lr=alpha (1 - beta), momentum=beta)`, float32.
+  `torch.optim.SGD(lr=alpha (1 - beta), momentum=beta)`, float32;
+- "before": tuner's float32 MLP as it was before its layers returned true gradients
+  (benchmarks/mlp_before.py, a frozen copy kept only as the baseline of this table), so
+  that one run shows the ratios of the code before and after side by side.
 
 Seconds per epoch are medians over every epoch after the first (the warm-up), pooled
 over the repeats; competitors take turns within each repeat so that a noisy moment
@@ -20,16 +23,30 @@ more than 10% of the CPUs is redone. The GEMM floor is the epoch's matmul FLOPs
 divided by this machine's rate on a large square matmul; the "needed" floor leaves
 out the first layer's input gradient, which no trainer computes.
 
-Usage: python benchmarks/mlp_speed.py [--quick] [--rows SUBSTRING ...] [--out PATH]
+Usage: python benchmarks/mlp_speed.py [--quick] [--cpu-time] [--rows SUBSTRING ...] [--out PATH]
+
+--cpu-time times every epoch (and the matmul rate) by this process's CPU time
+(`time.process_time`) with one BLAS thread, instead of the wall clock with the
+machine's threads: on a machine other processes load, a single-threaded process's CPU
+time hardly moves when it waits for a core, so the ratios hold where wall-clock ones
+do not. It does not wait for an idle machine or redo repeats; its noise column is
+the spread of the f32 / sklearn ratio over the repeats (min-max).
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, where this machine sets them, slow a current
+numpy: run it as `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...` (the Machine
+section lists the BLAS kernel that ran).
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from unittest import mock
 
 import numpy as np
 from sklearn.datasets import load_digits, make_classification
@@ -37,21 +54,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from common import (
+from common.arguments import file_parser
+from common.epoch_timing import (
     ALPHA,
     BETA,
     EpochTimes,
-    Machine,
-    OtherLoad,
-    SpeedProbe,
-    blas_threads,
-    file_parser,
+    per_epoch,
     time_sklearn,
     time_torch,
     time_tuner,
     torch_or_none,
-    wait_until_idle,
 )
+from common.shared_machine import Machine, OtherLoad, SpeedProbe, wait_until_idle
+from mlp_before import BaselineMLP
+from tuner.machine import blas_threads
 
 torch = torch_or_none()  # the PyTorch column is skipped, with a note, when it is missing
 NAME = "mlp_speed"
@@ -93,6 +109,23 @@ def load_data(name: str, quick: bool) -> tuple[np.ndarray, ...]:
 def run_tuner(row: Row, data, epochs: int, dtype: str) -> EpochTimes:
     return time_tuner(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs,
                       dtype=dtype)
+
+
+def time_before(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
+                hidden: Sequence[int], batch_size: int, epochs: int) -> EpochTimes:
+    """The frozen baseline (benchmarks/mlp_before.py) in float32, timed as `time_tuner`
+    times tuner's."""
+    X, X_val = X.astype("float32"), X_val.astype("float32")
+    stamps: list[float] = []
+    clf = BaselineMLP(hidden=tuple(hidden), learning_rate=ALPHA, momentum=BETA,
+                      epochs=epochs, batch_size=batch_size, seed=0, dtype="float32")
+    start = time.perf_counter()
+    clf.fit(X, y, on_epoch=lambda epoch, metrics: stamps.append(time.perf_counter()))
+    return EpochTimes(per_epoch(start, stamps), clf.score(X_val, y_val))
+
+
+def run_before(row: Row, data, epochs: int) -> EpochTimes:
+    return time_before(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs)
 
 
 def run_sklearn(row: Row, data, epochs: int) -> EpochTimes:
@@ -167,16 +200,22 @@ def main(argv: list[str] | None = None) -> int:
         "slow around them (default 3, 0 with --quick)",
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument(
+        "--cpu-time", action="store_true",
+        help="time by CPU time with 1 BLAS thread (see the module's docstring)",
+    )
     args = parser.parse_args(argv)
     machine = Machine()
 
     epochs = args.epochs or (3 if args.quick else 6)
-    repeats = args.repeats or (1 if args.quick else 5)
+    repeats = args.repeats or (1 if args.quick else (11 if args.cpu_time else 5))
     wait_idle = args.wait_idle if args.wait_idle is not None else (0.0 if args.quick else 120.0)
     if args.retries is None:
         args.retries = 0 if args.quick else 3
+    if args.cpu_time:
+        wait_idle, args.retries = 0.0, 0
     use_torch = torch is not None and not args.no_torch
-    threads = blas_threads()
+    threads = 1 if args.cpu_time else blas_threads()
     if use_torch:
         torch.set_num_threads(threads)
 
@@ -191,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     datasets = {name: load_data(name, args.quick) for name in {row.dataset for row in rows}}
 
     size, rate_repeats = (512, 3) if args.quick else (2048, 10)
-    with threadpool_limits(threads, user_api="blas"):
+    # every stamp the timers take (time.perf_counter) reads CPU time instead
+    clock = (
+        mock.patch("time.perf_counter", time.process_time)
+        if args.cpu_time
+        else contextlib.nullcontext()
+    )
+    with threadpool_limits(threads, user_api="blas"), clock:
         rates = {"float32": 0.0, "float64": 0.0}
         probe = SpeedProbe()
         table = []
@@ -207,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tuner32": partial(run_tuner, row, data, epochs, "float32"),
                 "tuner64": partial(run_tuner, row, data, epochs, "float64"),
                 "sklearn": partial(run_sklearn, row, data, epochs),
+                "before32": partial(run_before, row, data, epochs),
             }
             if use_torch:
                 competitors["torch"] = partial(run_torch, row, data, epochs)
@@ -246,17 +292,28 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for name, results in runs.items()
             }
+            ratios["before_sklearn"] = statistics.median(
+                before.median / theirs.median
+                for before, theirs in zip(runs["before32"], runs["sklearn"], strict=True)
+            )
             X_train, y_train = data[0], data[1]
             shape = (row, X_train.shape[0], X_train.shape[1], len(np.unique(y_train)))
             flops = (epoch_flops(*shape), epoch_flops(*shape, needed=True))
-            noise = (other, max(slowdowns), redone)
+            noise = f"{other:.0%} / {max(slowdowns):.2f} / {redone}"
+            if args.cpu_time:
+                spread = [
+                    ours.median / theirs.median
+                    for ours, theirs in zip(runs["tuner32"], runs["sklearn"], strict=True)
+                ]
+                noise = f"{min(spread):.2f}-{max(spread):.2f} / {other:.0%}"
             table.append((row, pooled, ratios, flops, noise))
             print(format_row(*table[-1], rates["float32"], use_torch), flush=True)
 
+    clock_name = "CPU seconds (time.process_time, 1 BLAS thread)" if args.cpu_time else "seconds"
     lines = [
-        "# MLP training speed: tuner vs scikit-learn vs PyTorch",
+        "# MLP training speed: tuner vs scikit-learn vs PyTorch, and tuner before vs after",
         "",
-        f"Median seconds per epoch ({epochs} epochs per fit, the first a warm-up, "
+        f"Median {clock_name} per epoch ({epochs} epochs per fit, the first a warm-up, "
         f"{repeats} fits each, pooled). Learning rate {ALPHA}, momentum {BETA} "
         f"(sklearn and PyTorch: learning rate {ALPHA * (1 - BETA):g}, the same steps).",
         "Ratios are tuner float32 time over the other's: the median, over the repeats, of the "
@@ -264,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         "matmul FLOPs (3 matmuls of 2 m k n FLOPs per layer: forward, dW, d input) over this "
         "machine's float32 rate on a large square matmul; \"needed\" leaves out the first "
         "layer's input gradient, which no trainer computes. Accuracy is on the 20% validation "
-        "split.",
+        "split. \"before\" is tuner's float32 MLP before its layers returned true gradients "
+        "(benchmarks/mlp_before.py, frozen; timed in the same repeats as the others): "
+        "\"before / sklearn\" and \"before / floor\" are its ratios, \"f32 / before\" "
+        "the current code's time over it.",
         "",
         header(use_torch),
         "|" + "---|" * len(header(use_torch).strip("|").split("|")),
@@ -278,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             else "- PyTorch column skipped (--no-torch)"
         )
     lines.append(
-        "- noise: the largest share of the CPUs' time that other processes used during a kept "
+        "- noise: the f32 / sklearn ratio's range over the repeats / the largest share of the "
+        "CPUs' time that other processes used during a repeat"
+        if args.cpu_time
+        else "- noise: the largest share of the CPUs' time that other processes used during a kept "
         "repeat / the slowest speed probe around a kept repeat, over the probe's best time "
         "(1.00 is full speed) / repeats redone because other processes took over 10% or a "
         "probe ran over 15% slow (the machine is shared, and may be a virtual one whose cores "
@@ -297,10 +360,11 @@ def header(use_torch: bool) -> str:
     cols = ["row", "tuner f32 s/epoch", "tuner f64 s/epoch", "sklearn s/epoch"]
     if use_torch:
         cols.append("torch f32 s/epoch")
-    cols += ["f32 / sklearn"]
+    cols += ["before f32 s/epoch", "f32 / sklearn", "before / sklearn"]
     if use_torch:
         cols.append("f32 / torch")
-    cols += ["GEMM floor s", "f32 / floor", "f32 / floor needed"]
+    cols += ["f32 / before", "GEMM floor s", "f32 / floor", "before / floor",
+             "f32 / floor needed"]
     cols += ["acc f32", "acc f64", "acc sklearn"]
     if use_torch:
         cols.append("acc torch")
@@ -313,7 +377,7 @@ def format_row(
     pooled: dict[str, EpochTimes],
     ratios: dict[str, float],
     flops: tuple[float, float],
-    noise: tuple[float, float, int],
+    noise: str,
     rate: float,
     use_torch: bool,
 ) -> str:
@@ -324,14 +388,15 @@ def format_row(
     ]
     if use_torch:
         cells.append(f"{pooled['torch'].median:.5f}")
-    cells.append(f"{ratios['sklearn']:.2f}")
+    before = pooled["before32"].median
+    cells += [f"{before:.5f}", f"{ratios['sklearn']:.2f}", f"{ratios['before_sklearn']:.2f}"]
     if use_torch:
         cells.append(f"{ratios['torch']:.2f}")
-    cells += [f"{floor:.5f}", f"{ours / floor:.2f}", f"{ours / floor_needed:.2f}"]
+    cells += [f"{ratios['before32']:.2f}", f"{floor:.5f}", f"{ours / floor:.2f}",
+              f"{before / floor:.2f}", f"{ours / floor_needed:.2f}"]
     names = ["tuner32", "tuner64", "sklearn"] + (["torch"] if use_torch else [])
     cells += [f"{pooled[name].val_accuracy:.3f}" for name in names]
-    other, slowdown, redone = noise
-    cells.append(f"{other:.0%} / {slowdown:.2f} / {redone}")
+    cells.append(noise)
     return "| " + " | ".join(cells) + " |"
 
 

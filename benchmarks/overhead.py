@@ -27,7 +27,10 @@ from pathlib import Path
 
 import optuna
 
-from common import ALPHA_BETA, Machine, file_parser, study_toml, write_study, write_table
+from common.arguments import file_parser
+from common.results import write_table
+from common.shared_machine import Machine
+from common.study_files import ALPHA_BETA, study_toml, write_study
 from tuner.data import load_splits
 from tuner.fingerprint import study_fingerprints
 from tuner.mlp import MLPClassifierBN
@@ -37,8 +40,8 @@ from tuner.versions import prepare_version
 from tuner.worker import work
 
 NAME = "overhead"
-# The shipped studies' alpha range (common.ALPHA_BETA, which tuner's study here searches),
-# for the bare loop too.
+# The shipped studies' alpha range (common.study_files.ALPHA_BETA, which tuner's study
+# here searches), for the bare loop too.
 _, ALPHA_LOW, ALPHA_HIGH = ALPHA_BETA["alpha"]
 
 

@@ -32,20 +32,25 @@ from dataclasses import replace
 
 import numpy as np
 
-import common as bench
+from common.arguments import add_options, parser
+from common.results import finish, fmt_acc, progress, save_figure, table
+from common.shared_machine import Machine
+from common.stats import median, quartiles
+from common.studies import best_value, quiet, run_study, spec_splits, test_accuracy, with_seed
+from common.study_files import ALPHA_BETA, fmt_range, spec_from_toml, study_toml
 from tuner.space import grid_space, optuna_name, to_course
 from tuner.spec import ParamSpec, SamplerSpec
 
 NAME = "random_vs_grid"
 BUDGET = 27
-# alpha and beta as the shipped studies search them (bench.ALPHA_BETA: alpha [0.01, 10]).
-SEARCH = {**bench.ALPHA_BETA, "units": ("log-int", 16, 256),
+# alpha and beta as the shipped studies search them (ALPHA_BETA: alpha [0.01, 10]).
+SEARCH = {**ALPHA_BETA, "units": ("log-int", 16, 256),
           "batch_size": ("log-int", 16, 256), "bn_decay": ("uniform", 0.5, 0.99)}
 
 
 def study_text(dataset: str, trials: int, epochs: int) -> str:
-    return bench.study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
-                            model={"bn_decay": 0.9}, search=SEARCH)
+    return study_toml("random-vs-grid", trials=trials, epochs=epochs, dataset=dataset,
+                      model={"bn_decay": 0.9}, search=SEARCH)
 
 
 GRID_PARAMS = ("alpha", "beta", "units")
@@ -90,31 +95,31 @@ def grid_values(spec) -> dict[str, list]:
 
 
 def run_dataset(dataset: str, seeds: int, trials: int, epochs: int) -> dict[str, list[dict]]:
-    base = bench.spec_from_toml(study_text(dataset, trials, epochs))
-    splits = bench.spec_splits(base)
+    base = spec_from_toml(study_text(dataset, trials, epochs))
+    splits = spec_splits(base)
     results: dict[str, list[dict]] = {m: [] for m in METHODS}
     for seed in range(seeds):
         for method in METHODS:
             if method.startswith("grid"):
-                spec = bench.with_seed(grid_spec(base, centres="centres" in method), seed=seed)
+                spec = with_seed(grid_spec(base, centres="centres" in method), seed=seed)
             else:
-                spec = bench.with_seed(base, sampler=method, seed=seed)
+                spec = with_seed(base, sampler=method, seed=seed)
             started = time.perf_counter()
-            study = bench.run_study(spec, splits, n_trials=trials)
+            study = run_study(spec, splits, n_trials=trials)
             alphas = {t.params["alpha"] for t in study.trials if "alpha" in t.params}
-            best = bench.best_value(study)
+            best = best_value(study)
             chosen = study.best_trial if np.isfinite(best) else None
             results[method].append({
                 "seed": seed,
                 "best_val": best,
-                "test": (bench.test_accuracy(spec, splits, chosen.params) if chosen
+                "test": (test_accuracy(spec, splits, chosen.params) if chosen
                          else float("nan")),
                 "distinct_alpha": len(alphas),
                 "diverged": sum(bool(t.user_attrs.get("tuner:diverged")) for t in study.trials),
                 "best_params": to_course(chosen.params, spec.search) if chosen else {},
                 "seconds": time.perf_counter() - started,
             })
-        bench.progress(f"{dataset}: seed {seed} done: " + ", ".join(
+        progress(f"{dataset}: seed {seed} done: " + ", ".join(
             f"{m} {results[m][-1]['best_val']:.3f}" for m in METHODS))
     return results
 
@@ -135,20 +140,20 @@ def paired(a: list[dict], b: list[dict]) -> tuple[int, int, int]:
 def summary(dataset: str, results: dict[str, list[dict]]) -> str:
     rows = []
     for method, runs in results.items():
-        q1, q2, q3 = bench.quartiles([r["best_val"] for r in runs])
+        q1, q2, q3 = quartiles([r["best_val"] for r in runs])
         vals = [r["best_val"] for r in runs]
         rows.append([
-            method, bench.fmt_acc(q2), f"{bench.fmt_acc(q1)} – {bench.fmt_acc(q3)}",
+            method, fmt_acc(q2), f"{fmt_acc(q1)} – {fmt_acc(q3)}",
             f"{q3 - q1:.3f}",
-            f"{bench.fmt_acc(np.nanmin(vals))} – {bench.fmt_acc(np.nanmax(vals))}",
-            bench.fmt_acc(bench.median([r["test"] for r in runs])),
-            f"{bench.median([r['distinct_alpha'] for r in runs]):.0f}",
+            f"{fmt_acc(np.nanmin(vals))} – {fmt_acc(np.nanmax(vals))}",
+            fmt_acc(median([r["test"] for r in runs])),
+            f"{median([r['distinct_alpha'] for r in runs]):.0f}",
             sum(r["diverged"] for r in runs),
         ])
     head = ["method", "median best val acc", "IQR (25% – 75%)", "IQR width", "min – max",
             "median test acc of the chosen trial", "distinct alpha tried (median)",
             "diverged trials (all seeds)"]
-    lines = [bench.table(head, rows), ""]
+    lines = [table(head, rows), ""]
     for other in ("random", "tpe", "qmc"):
         for grid in ("grid (ends)", "grid (centres)"):
             w, t, lost = paired(results[other], results[grid])
@@ -159,7 +164,7 @@ def summary(dataset: str, results: dict[str, list[dict]]) -> str:
 
 def verdict(results: dict[str, list[dict]]) -> str:
     """Honest sentences: did random, TPE and QMC beat the better of the two grids here?"""
-    med = {m: bench.median([r["best_val"] for r in runs]) for m, runs in results.items()}
+    med = {m: median([r["best_val"] for r in runs]) for m, runs in results.items()}
     grid = max(("grid (ends)", "grid (centres)"), key=med.get)
     lines = []
     for method in ("random", "tpe", "qmc"):
@@ -174,7 +179,7 @@ def verdict(results: dict[str, list[dict]]) -> str:
         lines.append(f"- {method} vs {grid} (the better grid), median best validation "
                      f"accuracy: {say}.")
     ends = results["grid (ends)"]
-    points = grid_values(grid_spec(bench.spec_from_toml(study_text("synthetic", 1, 1)), False))
+    points = grid_values(grid_spec(spec_from_toml(study_text("synthetic", 1, 1)), False))
 
     def where(name: str) -> str:
         """How many seeds' best trial of grid (ends) had each of ``name``'s 3 values."""
@@ -189,7 +194,7 @@ def verdict(results: dict[str, list[dict]]) -> str:
                    for name in ("alpha", "units") for k in (0, -1))
 
     n_end = sum(at_end(r) for r in ends)
-    test = {m: bench.median([r["test"] for r in runs]) for m, runs in results.items()}
+    test = {m: median([r["test"] for r in runs]) for m, runs in results.items()}
     order = sorted(test, key=test.get, reverse=True)
     lines.append("- On the held-out test split, the chosen trials' models rank "
                  + " > ".join(f"{m} {test[m]:.3f}" for m in order)
@@ -222,7 +227,7 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         for i, values in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, s=12, alpha=0.6,
                        color="tab:blue", zorder=3)
-        distinct = [bench.median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
+        distinct = [median([r["distinct_alpha"] for r in results[m]]) for m in METHODS]
         ax.set_xticks(range(1, len(METHODS) + 1),
                       [f"{m.replace(' (', chr(10) + '(')}\n{d:.0f} alphas"
                        for m, d in zip(METHODS, distinct, strict=True)], fontsize=8)
@@ -230,17 +235,17 @@ def plot(all_results: dict[str, dict[str, list[dict]]], out, trials: int) -> Non
         ax.set_ylabel(f"best validation accuracy of {trials} trials")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"Grid vs random / TPE / QMC, 5 hyperparameters, {trials} trials")
-    bench.save_figure(fig, out, NAME)
+    save_figure(fig, out, NAME)
 
 
 def main() -> None:
-    p = bench.parser(__doc__)
-    bench.add_options(p, seeds=10, epochs=20)
+    p = parser(__doc__)
+    add_options(p, seeds=10, epochs=20)
     p.add_argument("--datasets", nargs="+", default=["synthetic", "digits"],
                    choices=["synthetic", "digits"])
     args = p.parse_args()
-    bench.quiet()
-    machine = bench.Machine()
+    quiet()
+    machine = Machine()
     seeds, trials, epochs = args.seeds, BUDGET, args.epochs
     if args.quick:
         seeds, trials, epochs = 2, 4, 2
@@ -248,7 +253,7 @@ def main() -> None:
     all_results = {d: run_dataset(d, seeds, trials, epochs) for d in args.datasets}
     plot(all_results, args.out, trials)
 
-    base = bench.spec_from_toml(study_text("synthetic", trials, epochs))
+    base = spec_from_toml(study_text("synthetic", trials, epochs))
     ends, centres = grid_values(grid_spec(base, False)), grid_values(grid_spec(base, True))
 
     def show(values: dict) -> str:
@@ -264,7 +269,7 @@ def main() -> None:
         "trial, MLP with 2 hidden layers and batch norm, no pruner.",
         "- Searched by random, TPE (tuner's default, Optuna 5: multivariate) and QMC "
         "(scrambled Sobol): "
-        + ", ".join(f"{name} {prior} {bench.fmt_range(low, high)}"
+        + ", ".join(f"{name} {prior} {fmt_range(low, high)}"
                     for name, (prior, low, high) in SEARCH.items())
         + " (alpha and beta: the shipped studies' ranges; units: the width of both hidden "
         "layers).",
@@ -305,8 +310,8 @@ def main() -> None:
         "is out of a grid user's reach at this budget.",
         f"- ![box plot]({NAME}.png)",
     ]
-    bench.finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
-                 "\n".join(body))
+    finish(args, machine, NAME, "Random vs grid search: 5 hyperparameters, 27 trials",
+           "\n".join(body))
 
 
 if __name__ == "__main__":

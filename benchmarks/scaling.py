@@ -23,7 +23,10 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 
-from common import Machine, file_parser, study_toml, write_study, write_table
+from common.arguments import file_parser
+from common.results import write_table
+from common.shared_machine import Machine
+from common.study_files import study_toml, write_study
 
 NAME = "scaling"
 PG_ADMIN = os.environ.get("TUNER_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")

@@ -1,4 +1,4 @@
-"""Stacking (issue 15): K batch-norm MLPs trained as one, with a leading K axis. Not shipped.
+"""Stacking: K batch-norm MLPs trained as one, with a leading K axis. Not shipped.
 
 The K models share architecture, batch size, epochs, seed (so initialization and the
 shuffling order) and data; they differ in learning rate (alpha), momentum (beta),
@@ -29,7 +29,9 @@ import time
 
 import numpy as np
 
-from common import Machine, parser, progress, table, write_result
+from common.arguments import parser
+from common.results import progress, table, write_result
+from common.shared_machine import Machine
 from tuner.data import load_splits
 from tuner.mlp import MLPClassifierBN
 

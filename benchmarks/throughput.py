@@ -1,9 +1,10 @@
 """Throughput of `tuner study run`: start-up and per-trial cost, old code against new.
 
-Issue 15's benchmark. The old code is a git ref (default ``8ab7d59``, the code before
-issue 15's changes) exported with ``git archive`` into a temporary folder and run with
-``PYTHONPATH`` pointing there; the new code is this checkout. Both run with the same
-Python, libraries, study files and machine, taking turns within each repeat:
+The old code is a git ref (default ``8ab7d59``, the code before lean bookkeeping, the
+budget's single count and the snapshot pruner) exported with ``git archive`` into a
+temporary folder and run with ``PYTHONPATH`` pointing there; the new code is this
+checkout. Both run with the same Python, libraries, study files and machine, taking turns
+within each repeat:
 
 1. the fixed cost of ``tuner study run FILE --n-trials 1`` on a fresh SQLite file and on
    an existing study, against ``python -c "import optuna"`` (the new code's splits cache
@@ -34,7 +35,9 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 
-from common import Machine, parser, progress, table, write_result
+from common.arguments import parser
+from common.results import progress, table, write_result
+from common.shared_machine import Machine
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "studies" / "digits-momentum.toml"
@@ -236,14 +239,14 @@ def targets(fixed: dict, trials: dict, demo_fig: dict) -> str:
          f"{ratio_whole:.2f}x (all trials: {ratio:.2f}x)", verdict(ratio_whole <= 1.3)],
         ["`make demo`'s study, old / new", ">= 2x", f"{speed:.2f}x", verdict(speed >= 2)],
     ]
-    return table(["target", "issue 15", "new code, this run", ""], rows)
+    return table(["target", "wanted", "new code, this run", ""], rows)
 
 
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--old", default="8ab7d59",
                    help="git ref of the code to compare against (default: the code before "
-                   "issue 15)")
+                   "lean bookkeeping)")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     machine = Machine()
@@ -285,7 +288,7 @@ def main() -> None:
         "## 3. `make demo`'s study end to end (`--jobs auto`, fresh SQLite)", "",
         demo_text, "", f"Load average after this section: {load_demo[0]:.1f}, "
         f"{load_demo[1]:.1f}, {load_demo[2]:.1f}.", "",
-        "## Targets (issue 15)", "", targets(fixed_fig, trial_fig, demo_fig),
+        "## Targets", "", targets(fixed_fig, trial_fig, demo_fig),
     ])
     path = write_result(args.out, "throughput",
                         "Throughput: start-up and per-trial cost, old vs new", body, machine,

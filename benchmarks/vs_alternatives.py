@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from common import ALPHA, BETA, sklearn_mlp
+from common.epoch_timing import ALPHA, BETA, sklearn_mlp
 
 NAME = "vs_alternatives"
 
@@ -133,7 +133,7 @@ def sklearn_job(trials: int, epochs: int, seed: int, jobs: int) -> dict:
 # --- the rest is the parent process -------------------------------------------------------
 
 def study_text(sampler: str, pruner: str, trials: int, epochs: int, seed: int) -> str:
-    from common import study_toml
+    from common.study_files import study_toml
 
     return study_toml("vs-alternatives", trials=trials, epochs=epochs, sampler=sampler,
                       seed=seed, pruner=pruner,
@@ -157,7 +157,7 @@ def timed_run(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedPro
 
 def tuner_job(sampler: str, pruner: str, trials: int, epochs: int, seed: int, jobs: int,
               folder: Path) -> dict:
-    from common import OtherLoad
+    from common.shared_machine import OtherLoad
 
     folder = Path(tempfile.mkdtemp(dir=folder))  # a fresh study file and database per job
     file = folder / f"study-{sampler}-{pruner}-{seed}.toml"
@@ -192,7 +192,7 @@ def tuner_job(sampler: str, pruner: str, trials: int, epochs: int, seed: int, jo
 
 
 def sklearn_subprocess(trials: int, epochs: int, seed: int, jobs: int, folder: Path) -> dict:
-    from common import OtherLoad
+    from common.shared_machine import OtherLoad
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "--sklearn-job",
            json.dumps({"trials": trials, "epochs": epochs, "seed": seed, "jobs": jobs})]
@@ -222,7 +222,7 @@ def quietest(job) -> dict:
 def tuner_epoch_seconds(epochs: int) -> float:
     """tuner's training seconds per epoch on the job's data and model (float32), to tell
     how much of its search is training."""
-    from common import time_tuner
+    from common.epoch_timing import time_tuner
     from tuner.data import load_splits
 
     s = load_splits("digits", seed=0)
@@ -235,7 +235,7 @@ def tuner_epoch_seconds(epochs: int) -> float:
 def plot(jobs_b: dict[str, list[dict]], out: Path, trials: int) -> None:
     import matplotlib.pyplot as plt
 
-    from common import save_figure
+    from common.results import save_figure
 
     fig, bx = plt.subplots(figsize=(8, 4.8), layout="constrained")
     labels = list(jobs_b)
@@ -263,7 +263,9 @@ def main() -> None:
         print(json.dumps(sklearn_job(kw["trials"], kw["epochs"], kw["seed"], kw["jobs"])))
         return
 
-    from common import Machine, finish, fmt_acc, load_text, parser, progress, table
+    from common.arguments import parser
+    from common.results import finish, fmt_acc, progress, table
+    from common.shared_machine import Machine, load_text
 
     p = parser(__doc__)
     p.add_argument("--repeats", type=int, default=3, help="repeats of each job (part B)")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-# Re-exported: test modules written before helpers.py import these from conftest.
+# Re-exported: test modules written before support/helpers.py import these from conftest.
 from helpers import (  # noqa: F401
     ROOT,
     TINY_STUDY,
@@ -119,4 +119,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             f"{len(wrong)} test(s) need exactly one of the markers {', '.join(KINDS)}:\n"
             + "\n".join(wrong) + "\nAdd `pytestmark = pytest.mark.unit` (or integration, "
             "e2e) after the module's imports, or a decorator per test in a mixed module; "
-            "see the README's Tests section.")
+            "see CONTRIBUTING.md.")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model with the scaler `tuner train` stores, as `tuner predict` reads it (for the
+    model-file tests; `tests/support/model_file_helpers.py` damages it)."""
+    import numpy as np
+
+    from mlp_helpers import small_problem
+    from tuner.mlp import MLPClassifierBN
+
+    X, y = small_problem()
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    clf = MLPClassifierBN(hidden=(4, 3), epochs=2, batch_size=16).fit(X, y)
+    clf.save(path, scaler_mean=np.zeros(5), scaler_scale=np.ones(5))
+    return path

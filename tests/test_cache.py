@@ -49,8 +49,8 @@ def test_a_hit_gives_bit_identical_arrays_and_scaler(tmp_path: Path, cache_folde
             got = other.arrays()[name]
             assert got.dtype == array.dtype and got.shape == array.shape
             assert got.tobytes() == array.tobytes(), name
-    assert hit.scaler_mean.tobytes() == fresh.scaler_mean.tobytes()
-    assert hit.scaler_scale.tobytes() == fresh.scaler_scale.tobytes()
+    assert hit.scaler.mean_.tobytes() == fresh.scaler.mean_.tobytes()
+    assert hit.scaler.scale_.tobytes() == fresh.scaler.scale_.tobytes()
     # The stored scaler scales new raw rows exactly as scikit-learn's fitted one does.
     raw = np.random.default_rng(0).normal(size=(7, fresh.n_features)) * 5
     assert hit.scaler.transform(raw).tobytes() == fresh.scaler.transform(raw).tobytes()

@@ -403,3 +403,91 @@ def test_decide_on_an_empty_storage_and_help(sqlite_url: str) -> None:
     assert decide(storage, "x", fps) == Decision("create", None, "x")
     help_text = invoke("retune", "--help").output
     assert "--dry-run" in help_text and "TUNER_HARDWARE_LABEL" in help_text
+
+
+@pytest.mark.unit
+def test_one_file_error_is_the_batchs_error_unless_every_file_is_asked_for(
+        tmp_path: Path) -> None:
+    from tuner.errors import TunerError
+    from tuner.retune import retune_files
+
+    gone = tmp_path / "nope.toml"
+    seen: list[str] = []
+    with pytest.raises(TunerError, match="no such study file"):
+        retune_files([gone], on_error=lambda _e, line: seen.append(line))
+    assert seen == []
+    batch = retune_files([gone], on_error=lambda _e, line: seen.append(line), every_file=True)
+    assert seen == [f"{gone}: no such study file"]
+    assert batch.results == [{"file": str(gone), "error": seen[0]}] and batch.exit_code == 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_four_concurrent_forced_retunes_make_one_version(tmp_path: Path, kind: str,
+                                                         request: pytest.FixtureRequest
+                                                         ) -> None:
+    """`--force` makes a new version only once the newest is finished: forced retunes
+    started together make one version (the others join it), a later one makes another."""
+    url = (request.getfixturevalue("pg_url") if kind == "postgresql"
+           else f"sqlite:///{tmp_path / 'tuner.db'}")
+    file = write_study(tmp_path, n_trials=12)
+    retune_file(file, url)
+    procs = [subprocess.Popen(tuner_cmd("retune", file, "--storage", url, "--force", "--json"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outputs]
+    results = [json.loads(out)[0] for out, _ in outputs]
+    assert names(url) == ["tiny", "tiny/v2"], "one new version, however the race went"
+    v2 = study(url, "tiny/v2")
+    assert len(finished(v2)) == 12 and len(v2.get_trials()) == 12
+    assert v2.user_attrs[ATTR["reason"]] == "forced"
+    assert sum(r["created"] for r in results) == 1
+    assert {r["version"] for r in results} == {"tiny/v2"}
+    assert sum(r["ran"] for r in results) == 12
+    joined = [err for (_, err), r in zip(outputs, results, strict=True)
+              if r["action"] == "resume"]
+    assert all("--force: tiny/v2 is not finished yet" in err and
+               "joining it as a worker" in err for err in joined), joined
+
+    [again] = run_json(file, "--storage", url, "--force")
+    assert again["created"] and again["version"] == "tiny/v3"
+    assert names(url) == ["tiny", "tiny/v2", "tiny/v3"]
+    assert len(finished(study(url, "tiny/v3"))) == 12
+
+
+@pytest.mark.integration
+def test_force_on_an_unfinished_version_joins_it(tmp_path: Path, sqlite_url: str) -> None:
+    """A newest version with trials still to run (stopped half-way) is joined, not
+    followed by another one."""
+    file = write_study(tmp_path, n_trials=4)
+    run_json(file, "--storage", sqlite_url)
+    s = study(sqlite_url, "tiny")
+    s.set_user_attr(N_TRIALS_ATTR, 6)  # two trials still owed
+    result = invoke("retune", file, "--storage", sqlite_url, "--force")
+    assert result.exit_code == 0, result.output
+    assert ("tiny: --force: tiny is not finished yet (4 of 6 trials finished); joining it "
+            "as a worker instead of creating another version") in result.output
+    assert names(sqlite_url) == ["tiny"] and len(finished(study(sqlite_url, "tiny"))) == 6
+    [r] = run_json(file, "--storage", sqlite_url, "--force")
+    assert r["created"] and r["version"] == "tiny/v2"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("special", ["fifo", "symlink to /dev/zero"])
+def test_a_study_file_that_is_no_regular_file_is_refused(tmp_path: Path, sqlite_url: str,
+                                                         special: str) -> None:
+    """A FIFO blocks `open()` until a writer comes and /dev/zero never ends: both are
+    refused before reading, in one line. The subprocess timeout only guards the run."""
+    file = tmp_path / "study.toml"
+    if special == "fifo":
+        os.mkfifo(file)
+    else:
+        file.symlink_to("/dev/zero")
+    for command in (["retune", file, "--storage", sqlite_url],
+                    ["study", "run", file, "--storage", sqlite_url]):
+        result = run_tuner(*command, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f"error: {file}: not a regular file (a FIFO, device "
+                                         "or socket); give a file"), result.stderr
+    assert not (tmp_path / "tuner.db").exists(), "nothing written"

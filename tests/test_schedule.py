@@ -125,9 +125,11 @@ def test_an_error_in_one_study_does_not_stop_the_others(tmp_path: Path, sqlite_u
     stop = threading.Event()
     clock = FakeClock(stop, stop_at=START + timedelta(minutes=1))
     lines: list[str] = []
+    # check_first=False: a file missing at a tick (deleted since the start) is that tick's
+    # error; at the start it would be the whole schedule's (test_cli, check_files).
     runs = run_schedule("* * * * *", [foreign, broken, gone, good], storage=sqlite_url,
                         run_now=True, stop=stop, emit=lines.append, now=clock.now,
-                        sleep=clock.sleep)
+                        sleep=clock.sleep, check_first=False)
     assert runs == 2  # run-now, then the tick at 00:01
     d = decisions(lines)
     for run in (d[:5], d[5:9]):
@@ -205,3 +207,19 @@ def test_real_process_stopped_during_a_run(tmp_path: Path, sqlite_url: str) -> N
     study = optuna.load_study(study_name="tiny", storage=sqlite_url)
     assert not study.get_trials(states=(TrialState.RUNNING,)), "the trial was handed back"
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) < 40
+
+
+@pytest.mark.unit
+def test_a_python_caller_gets_bad_input_before_the_first_tick(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuner.errors import TunerError
+
+    good = write_study(tmp_path)
+    lines: list[str] = []
+    with pytest.raises(TunerError, match="no such study file"):
+        run_schedule("0 3 * * *", [good, tmp_path / "nope.toml"], emit=lines.append)
+    monkeypatch.setenv("TUNER_REQUIRE_STORAGE", "1")
+    monkeypatch.delenv("TUNER_STORAGE", raising=False)
+    with pytest.raises(TunerError, match="TUNER_REQUIRE_STORAGE=1 refuses"):
+        run_schedule("0 3 * * *", [good], emit=lines.append)
+    assert lines == [], "nothing ran, nothing was logged"

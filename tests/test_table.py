@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +135,11 @@ def test_table_fingerprint_shows_rows_and_columns(tmp_path: Path):
     shown = fp.components
     assert (shown["rows"], shown["columns"], shown["dropped_rows"]) == (197, 5, 3)
     assert shown["content"] == splits.table.digest
-    assert table_fingerprint(splits.table, data) == fp  # no split needed for the hash
+    assert table_fingerprint(splits.table, data).digest == fp.digest  # no split needed
+    counts = shown["class_counts"]
+    assert table_fingerprint(splits.table, data, counts) == fp
+    assert counts["train"]["yes"] == int((splits.y_train == 1).sum())
+    assert sum(n for part in counts.values() for n in part.values()) == 197
     # A row with no target is not trained on: adding one changes the count, not the hash.
     with_gap = pd.concat([df, df.iloc[[0]].assign(churned=None)])
     write(with_gap, tmp_path, "churn.csv")
@@ -210,15 +213,6 @@ def test_no_rows(tmp_path: Path):
         f"of {tmp_path / 'g.csv'}")
 
 
-def test_missing_target_column(tmp_path: Path):
-    write(churn(20), tmp_path, "c.csv")
-    message = error_of(tmp_path, "c.csv", target="churn")
-    assert message == (f"{tmp_path / 'study.toml'}: [data] target: no column 'churn' in "
-                       f"{tmp_path / 'c.csv'} (did you mean 'churned'?)")
-    message = error_of(tmp_path, "c.csv", features=("tenure", "balance"))
-    assert "[data] features: no column 'balance' in" in message
-
-
 def test_one_class_target(tmp_path: Path):
     write(churn(30).assign(churned="no"), tmp_path, "c.csv")
     assert error_of(tmp_path, "c.csv").endswith(
@@ -230,28 +224,30 @@ def test_fractional_target(tmp_path: Path):
     df = churn(30).assign(churned=np.r_[np.nan, 1.0, 0.0, 2.5, np.ones(26)])
     write(df, tmp_path, "c.csv")
     assert error_of(tmp_path, "c.csv").endswith(
-        "[data] target: column 'churned' row 4 holds 2.5: tuner trains a classifier, so the "
-        "target must hold classes (text or whole numbers)")
+        "[data] target: column 'churned' holds 3 distinct numbers, not all whole (2.5 in "
+        "row 4): it looks like a quantity, not classes; set task = \"regression\" in "
+        "[study] to predict the number, or task = \"classification\" to treat each value "
+        "as a class")
+    # Insisting on classes still refuses a fraction, which is no class.
+    with pytest.raises(DataError, match="row 4 holds 2.5: a classification target must "
+                                        "hold classes"):
+        load_table(spec("c.csv"), tmp_path / "study.toml", "classification")
 
 
-def test_column_neither_numeric_nor_categorical(tmp_path: Path):
-    df = churn(30).assign(signed_up=pd.date_range("2024-01-01", periods=30))
-    write(df, tmp_path, "c.parquet")
-    assert re.search(r"c\.parquet: column 'signed_up' is datetime64\[\w+\], neither numeric "
-                     r"nor categorical: list it in categorical, or in drop$",
-                     error_of(tmp_path, "c.parquet"))
-    write(churn(30), tmp_path, "c.csv")
-    assert error_of(tmp_path, "c.csv", categorical=("paperless",)).endswith(
-        "c.csv: column 'plan' holds text ('pro' in row 2) but is not in categorical; list "
-        "it there, or in drop")
-
-
-def test_a_word_in_a_numeric_column_names_the_row(tmp_path: Path):
-    df = churn(30).astype({"charges": object})
-    df.loc[12, "charges"] = "unknown"
-    write(df, tmp_path, "c.csv")
-    assert error_of(tmp_path, "c.csv").endswith(
-        "column 'charges' row 13 holds 'unknown', not a number; fix that value, or list the "
-        "column in categorical")
-    # Declared categorical, the same column is fine.
-    assert "charges" in load(tmp_path, "c.csv", categorical=("charges", "plan")).categorical
+def test_a_key_is_no_feature_unless_listed(tmp_path: Path):
+    write(churn(120), tmp_path, "c.csv")
+    keyed = load(tmp_path, "c.csv", drop=(), key=("customer",))
+    assert "customer" not in keyed.numeric + keyed.categorical
+    listed = load(tmp_path, "c.csv", drop=(), key=("customer",),
+                  features=("customer", "tenure"))
+    assert listed.numeric == ("customer", "tenure")
+    # the key alone decides the split: values elsewhere may change
+    other = churn(120).assign(charges=0.0)
+    write(other, tmp_path, "d.csv")
+    again = load(tmp_path, "d.csv", drop=(), key=("customer",))
+    assert np.array_equal(again.split_hash, keyed.split_hash)
+    only = pd.DataFrame({"customer": range(30), "churned": ["no", "yes"] * 15})
+    write(only, tmp_path, "o.csv")
+    assert error_of(tmp_path, "o.csv", drop=(), key=("customer",)).endswith(
+        "has no feature column besides the target 'churned' and the key (a key column is a "
+        "feature only if listed in features)")

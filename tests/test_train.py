@@ -131,11 +131,17 @@ def test_test_split_never_reaches_a_trial_or_the_retrain(
 @pytest.mark.unit
 def test_train_prints_validation_vs_test_and_writes_both_files(trained: Trained) -> None:
     lines = trained.stdout.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 3
     card = trained.card
     assert lines[0].startswith(f"tiny trial {card['trial']}: validation accuracy "
                                f"{card['validation_score']:.4f} vs test accuracy "
                                f"{card['test_score']:.4f}")
+    # The task's other metrics beside the chosen one, on validation and on test.
+    test = card["test_metrics"]
+    assert lines[2] == (f"  test: balanced_accuracy {test['val_balanced_accuracy']:.4g}, "
+                        f"f1 {test['val_f1']:.4g}, roc_auc {test['val_roc_auc']:.4g}, "
+                        f"loss {test['val_loss']:.4g}")
+    assert lines[1].startswith("  validation: balanced_accuracy ")
     assert trained.model.is_file() and trained.model.with_suffix(".json").is_file()
     with np.load(trained.model, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
@@ -162,7 +168,12 @@ def test_card_holds_the_fields(trained: Trained) -> None:
     assert card["model_params"]["learning_rate"] == card["params"]["alpha"]
     assert card["model_params"]["epochs"] == 25
     assert card["metric"] == "val_accuracy" and "accuracy" in card["metric_description"]
-    assert card["test_score"] == card["test_accuracy"]
+    assert card["test_score"] == card["test_accuracy"] == card["test_metrics"]["val_accuracy"]
+    assert card["task"] == "classification"
+    assert set(card["test_metrics"]) == set(card["validation_metrics"]) == {
+        "val_accuracy", "val_balanced_accuracy", "val_f1", "val_roc_auc", "val_loss"}
+    # The trial's validation metrics, as it recorded them at its last epoch.
+    assert card["validation_metrics"]["val_accuracy"] == best.value
     assert card["fingerprints"]["data"] == study.user_attrs["tuner:data_fingerprint"]
     assert card["fingerprints"]["definition"] == study.user_attrs["tuner:spec_hash"]
     assert card["fingerprints"]["hardware_tuned"] == study.user_attrs[
@@ -363,7 +374,14 @@ def test_help_explains() -> None:
     assert "--best" in text and "the default" in text and "held-out test split" in text
     assert "TUNER_ARTIFACTS" in text and "--version" in text
     r = invoke("predict", "--help")
-    assert r.exit_code == 0 and "header" in r.output and "raw feature values" in r.output
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0
+    # Both kinds of model, each as it is: a table model's columns by name in any order,
+    # blanks imputed as in training, unseen categories warned about; a built-in
+    # dataset's numbers in training order.
+    assert "by name, in any order" in text and "training median" in text
+    assert "never saw" in text and "case, spaces or underscores" in text
+    assert "one column per feature in training order" in text and "--proba" in text
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -479,7 +497,7 @@ def test_bad_model_files_are_refused_and_no_pickle_is_loaded(trained: Trained,
     np.savez(pickled, payload=np.array([_Boom(sentinel)], dtype=object))
     evil = _rewrite(trained.model, tmp_path / "evil.npz",
                     **{"extra/evil": np.array([_Boom(sentinel)], dtype=object)})
-    newer = _rewrite(trained.model, tmp_path / "newer.npz", meta={"format_version": 2})
+    newer = _rewrite(trained.model, tmp_path / "newer.npz", meta={"format_version": 3})
     other = _rewrite(trained.model, tmp_path / "other.npz", meta={"format": "someone.else"})
     bare = tmp_path / "bare.npz"
     MLPClassifierBN.load(trained.model).save(bare)  # no scaler
@@ -490,7 +508,7 @@ def test_bad_model_files_are_refused_and_no_pickle_is_loaded(trained: Trained,
         foreign: "is not a tuner model file",
         pickled: "is not a tuner model file",
         evil: "is not a tuner model file",
-        newer: "format_version 2, newer than this tuner reads (1): upgrade tuner",
+        newer: "format_version 3, newer than this tuner reads (2): upgrade tuner",
         other: "is not a tuner.mlp model file",
         bare: "no scaler",
     }

@@ -23,20 +23,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tuner import machine
+from tuner.hashing import arrays_digest
+
 if TYPE_CHECKING:
-    from tuner.spec import StudySpec
+    from tuner.spec.schema import StudySpec
 
 # tuner.data calls this module, so it is not imported here (no cycle): `cached_splits`
 # gets the computing and the building of a `tuner.data.Splits` from its caller.
@@ -77,12 +78,7 @@ def cache_dir() -> Path | None:
 
 @cache
 def _versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0], "numpy": np.__version__}
-    for package in ("scikit-learn", "tuner"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
+    versions = machine.software_versions(("numpy", "scikit-learn", "tuner"))
     # The code that makes the splits, so an edit without a version bump is a miss too.
     source = Path(__file__).with_name("data.py")
     versions["tuner/data.py"] = hashlib.sha256(source.read_bytes()).hexdigest()
@@ -99,12 +95,7 @@ def splits_key(spec: StudySpec) -> dict[str, Any]:
 
 
 def _content_hash(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.blake2b(digest_size=32)
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-        h.update(a.data)
-    return h.hexdigest()
+    return arrays_digest({name: arrays[name] for name in sorted(arrays)})
 
 
 def _read(path: Path, key_text: str, build: Callable[..., Splits]) -> Splits | None:
@@ -118,10 +109,7 @@ def _read(path: Path, key_text: str, build: Callable[..., Splits]) -> Splits | N
         return None
     try:
         scaler = Scaler(arrays.pop("scaler_mean64"), arrays.pop("scaler_scale64"))
-        cast = arrays["X_train"].dtype
-        return build(**{name: arrays[name] for name in _ARRAYS},
-                      scaler_mean=scaler.mean_.astype(cast),
-                      scaler_scale=scaler.scale_.astype(cast), scaler=scaler)
+        return build(**{name: arrays[name] for name in _ARRAYS}, scaler=scaler)
     except KeyError:
         return None
 
@@ -149,7 +137,7 @@ def cached_splits(spec: StudySpec, compute: Callable[[], Splits],
                   build: Callable[..., Splits]) -> Splits:
     """The splits of ``spec``'s built-in dataset from the cache, or ``compute()`` stored.
 
-    ``build(**arrays, scaler_mean=, scaler_scale=, scaler=)`` makes the splits of a hit
+    ``build(**arrays, scaler=)`` makes the splits of a hit
     (`tuner.data.Splits`).
     """
     folder = cache_dir()

@@ -5,11 +5,11 @@ Three things differ from running `optuna-dashboard URL` by hand:
 - The schema is created through `tuner.storage.open_storage` first. optuna-dashboard
   exits on a database with no tables, and creating them from a second process while
   workers create them too is the fresh-database race that crashes a starting study.
-- On SQLite the dashboard reads through an engine of its own: a 60 s busy timeout (the
-  default 5 s turns a busy moment into HTTP 500s) and *deferred* transactions. The
+- On SQLite the dashboard's storage keeps a 60 s busy timeout (the default 5 s turns a
+  busy moment into HTTP 500s) but *deferred* transactions (``lock_on_begin=False``). The
   workers' engine opens every transaction with BEGIN IMMEDIATE, which takes the write
   lock; a dashboard polling through it would queue behind and in front of every worker.
-  In WAL mode (set on the file by `open_storage`) a plain reader never blocks a writer.
+  In WAL mode a plain reader never blocks a writer.
 - The server is the threaded wsgiref server optuna-dashboard's own CLI uses when
   gunicorn is absent (no new dependency), run in a thread so that a signal in the main
   thread can stop it: in-flight requests finish, then the process exits.
@@ -31,6 +31,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from tuner.errors import TunerError
+from tuner.signals import on_stop_signals
 
 __all__ = ["Dashboard", "DashboardError", "bind", "dashboard_storage", "is_loopback",
            "make_app", "run", "serve_until_signal"]
@@ -43,24 +44,11 @@ class DashboardError(TunerError):
 
 
 def dashboard_storage(url: str) -> Any:
-    """An Optuna storage for the dashboard on ``url``, its tables created if missing."""
-    from optuna.storages import RDBStorage
-    from sqlalchemy.engine import make_url
-
+    """An Optuna storage for the dashboard on ``url``, its tables created if missing
+    (race-safe: workers may be creating them too). No heartbeat: it runs no trial."""
     from tuner.storage import open_storage
 
-    # Race-safe schema creation (retries while workers create it), and on SQLite the WAL
-    # journal mode, which is a property of the file: one query through tuner's engine
-    # sets it before the dashboard's own engine connects.
-    tuner_storage = open_storage(url, heartbeat=False)
-    tuner_storage.get_all_studies()
-    if make_url(url).get_backend_name() != "sqlite":
-        # Pre-ping and recycling matter more than locks on a server database.
-        return tuner_storage
-    tuner_storage.engine.dispose()
-    # No heartbeat: the dashboard runs no trial. skip_table_creation: done above.
-    return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}},
-                      skip_table_creation=True)
+    return open_storage(url, heartbeat=False, lock_on_begin=False)
 
 
 def make_app(url: str, artifact_dir: Path | None = None) -> Callable:
@@ -159,35 +147,36 @@ def serve_until_signal(dashboard: Dashboard, app: Callable,
     stop = stop or threading.Event()
     why: list[str] = []
 
-    def handler(signum: int, _frame: Any) -> None:
-        why.append(signal.Signals(signum).name)
+    def handler(sig: signal.Signals) -> None:
+        why.append(sig.name)
         stop.set()
 
     dashboard.server.set_app(app)
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = ({s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-                if in_main else {})
     thread = threading.Thread(target=dashboard.server.serve_forever, name="dashboard",
                               kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    try:
-        while not stop.wait(0.5):
-            if not thread.is_alive():  # serve_forever died: say so rather than hang
-                why.append("server thread ended")
-                break
-    finally:
-        dashboard.server.shutdown()
-        dashboard.server.server_close()  # waits for in-flight requests
-        for s, h in previous.items():
-            signal.signal(s, h)
+    with on_stop_signals(handler):
+        thread.start()
+        try:
+            while not stop.wait(0.5):
+                if not thread.is_alive():  # serve_forever died: say so rather than hang
+                    why.append("server thread ended")
+                    break
+        finally:
+            dashboard.server.shutdown()
+            dashboard.server.server_close()  # waits for in-flight requests
     return why[0] if why else "stopped"
 
 
 def run(url: str, *, host: str = "127.0.0.1", port: int = 8080,
         artifact_dir: Path | None = None, stop: threading.Event | None = None,
-        ready: Callable[[Dashboard], None] | None = None) -> str:
+        ready: Callable[[Dashboard], None] | None = None,
+        warn: Callable[[str], None] | None = None) -> str:
     """Bind, open the storage, call ``ready`` (to print the URL), serve until a signal or
-    ``stop``; returns what stopped it."""
+    ``stop``; returns what stopped it. ``warn`` is told first when ``host`` exposes the
+    dashboard, which has no authentication, beyond this machine."""
+    if warn is not None and not is_loopback(host):
+        warn(f"listening on {host}: the dashboard has no authentication; anyone who reaches "
+             "this port can read, change and delete studies")
     dashboard = bind(host, port)
     try:
         app = make_app(url, artifact_dir)

@@ -4,33 +4,37 @@ A model file carries everything prediction needs (the float64 scaler of a built-
 dataset, or the fitted preprocessing of a file or table: column names and order,
 imputer statistics, scaler, categories, classes), so neither the study nor its data is
 read. Rows of a table model are matched to the CSV's header by column name; every
-refusal is one line that names the file, the row and the column.
+refusal is one line that names the file, the row and the column. `predict_rows` gives
+labels or, with ``proba``, a probability per class, and counts unseen categories.
+
+Nothing here imports scikit-learn, pandas or Optuna on the way to a CSV's predictions
+(the model loads as an `MLPCore`; a table model's CSV is read by `tuner.csv_rows`):
+`tuner predict` starts in a small multiple of numpy's own import
+(benchmarks/predict_startup.py, tests/system/test_predict_cli.py).
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
-import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuner.errors import TunerError, first_line
-from tuner.mlp import MLPCore, ModelFormatError
-
-if TYPE_CHECKING:
-    from tuner.mlp.estimator import MLPClassifierBN
+from tuner import model_file
+from tuner.errors import TunerError, shown
+from tuner.files import not_a_regular_file
+from tuner.mlp import MLPCore
 
 if TYPE_CHECKING:
     from tuner.preprocess import Preprocessing
 
-from tuner.train import PREPROCESSING_KEY, SCALER_KEYS
-
-__all__ = ["CSVError", "load_model", "predict_csv", "predict_raw", "preprocessing", "read_csv"]
+__all__ = ["CSVError", "Predicted", "predict_csv", "predict_file", "predict_raw",
+           "predict_rows", "read_csv"]
 
 
 class CSVError(TunerError):
@@ -38,81 +42,6 @@ class CSVError(TunerError):
 
 
 # --- predicting -----------------------------------------------------------------------------
-
-def load_model(path: str | Path) -> MLPClassifierBN:
-    """A model written by `tuner train`, read without ever unpickling anything.
-
-    Raises:
-        ModelFormatError: not a tuner model, one from a newer tuner, or one without the
-            scaler `predict` needs.
-    """
-    path = Path(path)
-    if not zipfile.is_zipfile(path):
-        # Checked first: numpy's own message for a non-npz file suggests loading it with
-        # pickle enabled, which is the last thing to do with a file of unknown origin.
-        raise ModelFormatError(f"{path} is not a tuner model file (not an npz archive): "
-                               "pass the model.npz written by `tuner train`")
-    try:
-        from tuner.mlp.estimator import MLPClassifierBN
-
-        clf = MLPClassifierBN.load(path)
-    except ModelFormatError:
-        raise
-    except (ValueError, KeyError, TypeError, AttributeError, EOFError, OSError,
-            zipfile.BadZipFile) as e:
-        # A damaged or foreign npz: object arrays (refused by allow_pickle=False),
-        # missing or misshapen arrays, metadata that is not what `save` writes.
-        raise ModelFormatError(f"{path} is not a tuner model file ({type(e).__name__}: "
-                               f"{first_line(str(e))})") from e
-    extra = getattr(clf, "extra_", {})
-    if PREPROCESSING_KEY in extra:
-        preprocessing(clf, path)  # refuses an unreadable or inconsistent state now
-        return clf
-    missing = [k for k in SCALER_KEYS if k not in extra]
-    if missing:
-        raise ModelFormatError(f"{path} holds a model but no scaler ({', '.join(missing)}): "
-                               "`tuner predict` takes raw rows and needs the scaler that "
-                               "`tuner train` saves")
-    for key in SCALER_KEYS:
-        a = extra[key]
-        if a.shape != (clf.n_features_in_,) or a.dtype.kind != "f":
-            raise ModelFormatError(f"{path}: {key} has shape {a.shape} and dtype {a.dtype}; "
-                                   f"expected ({clf.n_features_in_},) floats")
-    return clf
-
-
-def preprocessing(clf: MLPClassifierBN, where: str | Path = "model") -> Preprocessing | None:
-    """The preprocessing a model trained on a file or table carries; None for a model of
-    a built-in dataset (which carries a scaler instead)."""
-    from tuner.preprocess import PreprocessError, Preprocessing
-
-    extra = getattr(clf, "extra_", {})
-    if PREPROCESSING_KEY not in extra:
-        return None
-    raw = extra[PREPROCESSING_KEY]
-    try:
-        if raw.dtype.kind != "U" or raw.shape != ():
-            raise ValueError(f"a {raw.dtype} array of shape {raw.shape}, not a JSON string")
-        meta = json.loads(str(raw[()]))
-        if not isinstance(meta, dict):
-            raise ValueError("not a JSON object")
-        classes = meta.get("classes")
-        # Labels as a user writes them: text, whole numbers, true/false -- nothing nested.
-        if not isinstance(classes, list) or not all(
-                isinstance(c, (str, int, bool)) for c in classes):
-            raise ValueError("classes must be a list of text, integer or boolean labels")
-    except ValueError as e:
-        raise ModelFormatError(f"{where}: unreadable preprocessing state ({e})") from None
-    try:
-        pre = Preprocessing.from_saved(extra, meta, where=str(where))
-    except PreprocessError as e:
-        raise ModelFormatError(str(e)) from None
-    if pre.n_outputs != clf.n_features_in_ or len(pre.classes) != len(clf.classes_):
-        raise ModelFormatError(f"{where}: the preprocessing makes {pre.n_outputs} inputs "
-                               f"and {len(pre.classes)} classes; the model takes "
-                               f"{clf.n_features_in_} and has {len(clf.classes_)}")
-    return pre
-
 
 def _check_range(X: np.ndarray, dtype: np.dtype, row_names: Callable[[int], str],
                  column_names: Callable[[int], str], where: str) -> None:
@@ -140,7 +69,7 @@ def _cell(text: str, row: int, column: int, where: str) -> float:
     if math.isnan(value):
         raise CSVError(f"{where}: row {row}, column {column}: NaN is not a feature value")
     if math.isinf(value):
-        raise CSVError(f"{where}: row {row}, column {column}: {cell!r} is not a finite "
+        raise CSVError(f"{where}: row {row}, column {column}: {shown(cell)} is not a finite "
                        "number")
     return value
 
@@ -170,6 +99,9 @@ def _read_rows(path: str | Path, n_features: int) -> tuple[np.ndarray, list[int]
     """`read_csv`'s rows and the line number of each."""
     path = Path(path)
     where = str(path)
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        raise CSVError(f"{where}: {problem}")
     rows: list[list[float]] = []
     lines: list[int] = []
     try:
@@ -205,39 +137,142 @@ def _read_rows(path: str | Path, n_features: int) -> tuple[np.ndarray, list[int]
 
 def predict_raw(clf: MLPCore, X_raw: np.ndarray) -> np.ndarray:
     """Labels for raw (unscaled) rows, scaled exactly as the training rows were."""
-    return clf.predict(_scaled(clf, X_raw))
+    return clf.predict(model_file.scaled(clf, X_raw))
 
 
-def _scaled(clf: MLPClassifierBN, X_raw: np.ndarray) -> np.ndarray:
-    return (np.asarray(X_raw, dtype=np.float64) - clf.extra_["scaler_mean"]) \
-        / clf.extra_["scaler_scale"]
+@dataclass
+class Predicted:
+    """What a model made of a file's rows: ``values`` are one prediction per row, or with
+    ``proba`` one row of probabilities per row, a column per class of ``columns`` (the
+    labels as the user wrote them); ``unseen`` counts, per categorical column, the rows
+    holding a category the model never saw."""
+
+    values: np.ndarray
+    columns: list[Any] | None = None
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """CSV text: one value a line, or a header of class labels and one row of
+        probabilities a line (9 significant digits: float32's round trip)."""
+        if self.columns is None:
+            return "".join(f"{v}\n" for v in self.values.tolist())
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([f"{p:.9g}" for p in row] for row in self.values.tolist())
+        return buffer.getvalue()
+
+    def warning(self, where: str) -> str | None:
+        """One line counting the cells of categories the model never saw, or None."""
+        if not self.unseen:
+            return None
+        total = sum(self.unseen.values())
+        per = ", ".join(f"{c}: {k}" for c, k in self.unseen.items())
+        cells = "cell holds a category" if total == 1 else "cells hold categories"
+        return (f"{where}: {total} {cells} the model never saw ({per}); each encodes as "
+                "none of the known categories")
 
 
-def predict_csv(model: str | Path, data: str | Path) -> np.ndarray:
-    """Predicted labels, one per data row of the CSV ``data``, by the model file ``model``.
-
-    A model trained on a file or table reads ``data`` by its header: columns by name
-    (order free, extra columns ignored), its own imputing, scaling and one-hot encoding
-    (an unseen category encodes as none of the known ones), labels as the user wrote
-    them. A model of a built-in dataset reads raw numbers in training order.
-    """
-    clf = load_model(model)
+def _inputs(clf: MLPCore, model: str | Path, data: str | Path,
+            unseen: dict[str, int]) -> tuple[np.ndarray, Preprocessing | None]:
+    """The model's inputs for the rows of ``data`` and the preprocessing that made them
+    (None for a built-in dataset's model)."""
     dtype = np.dtype(clf.dtype)
     where = str(data)
-    pre = preprocessing(clf, model)
+    pre = model_file.preprocessing(clf, model)
     if pre is None:
         X_raw, lines = _read_rows(data, clf.n_features_in_)
-        X = _scaled(clf, X_raw)
+        X = model_file.scaled(clf, X_raw)
         _check_range(X, dtype, lambda i: f"row {lines[i]}", lambda j: f"column {j + 1}",
                      where)
-        return clf.predict(X)
-    from tuner.sources import read_file
+        return X, None
+    from tuner.sources import SourceError, file_format, read_file
 
-    frame = read_file(Path(data), where="predict")
-    if frame.empty:
-        raise CSVError(f"{where}: no data rows")
-    X = pre.transform(frame, dtype="float64", where=where)
+    path = Path(data)
+    fmt = file_format(path)
+    if fmt == "csv":
+        # The standard library's csv module, not pandas: its import alone is several times
+        # what the rest of `tuner predict` costs (benchmarks/predict_startup.py).
+        from tuner.csv_rows import read_columns
+
+        problem = not_a_regular_file(path)
+        if problem is not None:
+            raise SourceError(f"{where}: {problem}")
+        columns = read_columns(path, pre.columns, where=where)
+        if columns.n_rows == 0:
+            raise CSVError(f"{where}: no data rows")
+        X = pre.transform_text(columns.cells, columns.n_rows, header=columns.header,
+                               dtype="float64", where=where, unseen=unseen)
+    else:
+        frame = read_file(path, where="predict")  # Parquet (or an unknown extension)
+        if frame.empty:
+            raise CSVError(f"{where}: no data rows")
+        X = pre.transform(frame, dtype="float64", where=where, unseen=unseen)
     names = pre.feature_names()
     _check_range(X, dtype, lambda i: f"row {i + 1}",
                  lambda j: f"column {names[j]!r}", where)
-    return pre.decode(clf.predict(X))
+    return X, pre
+
+
+def predict_rows(model: str | Path, data: str | Path, *, proba: bool = False) -> Predicted:
+    """What the model file ``model`` predicts for every data row of ``data``: labels (as
+    the user wrote them), or with ``proba`` the probability of each class.
+
+    A model trained on a file or table reads ``data`` (CSV or Parquet) by its header:
+    columns by name (order free, extra columns ignored), its own imputing, scaling and
+    one-hot encoding (an unseen category encodes as none of the known ones, and is
+    counted). A model of a built-in dataset reads a CSV of raw numbers in training order.
+    """
+    clf = model_file.load(model, estimator=False)
+    if proba and not hasattr(clf, "predict_proba"):
+        raise TunerError(f"--proba: {model} predicts numbers, not classes: it has no "
+                         "probabilities")
+    unseen: dict[str, int] = {}
+    X, pre = _inputs(clf, model, data, unseen)
+    if proba:
+        classes = list(pre.classes) if pre is not None else clf.classes_.tolist()
+        return Predicted(clf.predict_proba(X), classes, unseen)
+    predicted = clf.predict(X)
+    if pre is not None and getattr(clf, "classes_", None) is not None:
+        # The network's classes are 0..k-1; the user wrote the labels.
+        predicted = pre.decode(predicted)
+    return Predicted(predicted, None, unseen)
+
+
+def predict_csv(model: str | Path, data: str | Path) -> np.ndarray:
+    """Predicted labels, one per data row of ``data``, by the model file ``model``
+    (`predict_rows`)."""
+    return predict_rows(model, data).values
+
+
+def predict_file(model: str | Path, data: str | Path, output: str | Path | None = None, *,
+                 proba: bool = False, on_warning: Callable[[str], None] | None = None
+                 ) -> tuple[str, int]:
+    """`tuner predict`: the predictions for ``data``'s rows as text, one per line (with
+    ``proba``: a CSV with a column per class), and how many rows.
+
+    With ``output`` they are also written there, whole or not at all (into a folder that
+    exists); without it the caller prints them. ``on_warning`` receives the one line
+    counting categories the model never saw, if there are any.
+    """
+    from tuner.files import atomic_write, same_file
+
+    if output is not None:
+        for what, path in (("the model", model), ("the data", data)):
+            if same_file(output, path):
+                raise TunerError(f"-o {output}: is {what} ({path}); write the labels elsewhere")
+    predicted = predict_rows(model, data, proba=proba)
+    text = predicted.text()
+    line = predicted.warning(str(data))
+    if line is not None and on_warning is not None:
+        on_warning(line)
+    if output is not None:
+        folder = Path(output).parent
+        if not folder.is_dir():
+            raise TunerError(f"-o {output}: folder {folder} does not exist")
+        try:
+            atomic_write(output, text)
+        except OSError as e:
+            raise TunerError(f"-o {output}: cannot write in folder {folder}: "
+                             f"{e.strerror or e}") from None
+    return text, len(predicted.values)

@@ -23,13 +23,19 @@ integers at prediction time still matches.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuner.errors import TunerError
+from tuner.cells import (
+    MISSING,
+    PreprocessError,
+    category_labels,
+    numeric_values,
+    plain_label,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,76 +55,7 @@ __all__ = [
     "numeric_values",
 ]
 
-MISSING = "<missing>"  # the category a missing categorical value becomes
 FORMAT = 1  # version of the exported layout (`to_json`), checked by `from_saved`
-
-
-class PreprocessError(TunerError, ValueError):
-    """Rows that cannot be turned into the model's inputs, or a malformed saved state."""
-
-
-def _label(value: Any) -> str:
-    """The text of one category value: integral floats as integers (3.0 -> "3")."""
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, np.integer):
-        return str(int(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def category_labels(values: pd.Series, factorized: tuple[np.ndarray, Any] | None = None
-                    ) -> pd.Categorical:
-    """``values`` as a Categorical of text labels; missing values stay missing.
-
-    Works on the distinct values only (factorize, then label each once), so a column of a
-    million rows with a few categories costs one pass in C, not a million `str` calls.
-    ``factorized`` is ``pandas.factorize(values)`` if the caller already has it. A
-    Categorical of text (what tuner/table.py makes) is returned as it is.
-    """
-    import pandas as pd
-
-    if isinstance(values.dtype, pd.CategoricalDtype) and factorized is None and \
-            all(isinstance(c, str) for c in values.dtype.categories):
-        return values.array
-    codes, uniques = factorized or pd.factorize(values, use_na_sentinel=True)
-    labels = np.array([_label(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
-    # Two values may share a label (3 and "3" in one object column): merge them.
-    categories, inverse = np.unique(labels.astype(str), return_inverse=True)
-    codes = np.where(codes >= 0, inverse[np.maximum(codes, 0)] if len(inverse) else -1, -1)
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=categories.tolist())
-
-
-def first_row(mask: np.ndarray) -> int:
-    """1-based number of the first data row where ``mask`` holds (what a user counts)."""
-    return int(np.flatnonzero(mask)[0]) + 1
-
-
-def numeric_values(values: pd.Series, *, where: str) -> np.ndarray:
-    """``values`` as float64, missing as NaN; text that is not a number is an error.
-
-    ``where`` names the file and column for the message, e.g. "new.csv: column 'age'".
-    """
-    import pandas as pd
-    from pandas.api import types
-
-    if types.is_bool_dtype(values.dtype) or types.is_numeric_dtype(values.dtype):
-        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        converted = pd.to_numeric(values, errors="coerce")
-        bad = (converted.isna() & values.notna()).to_numpy()
-        if bad.any():
-            row = first_row(bad)
-            raise PreprocessError(f"{where}: row {row} holds {values.iloc[row - 1]!r}, "
-                                  "not a number")
-        out = converted.to_numpy(dtype=np.float64, na_value=np.nan)
-    infinite = np.isinf(out)
-    if infinite.any():
-        raise PreprocessError(f"{where}: row {first_row(infinite)} holds an infinite value")
-    return out
 
 
 def column_transformer(numeric: Sequence[str], categorical: Sequence[str]
@@ -276,7 +213,8 @@ class Preprocessing:
 
     def transform(self, frame: pd.DataFrame, *, rows: np.ndarray | None = None,
                   dtype: str | np.dtype = "float64", where: str = "data",
-                  row_numbers: np.ndarray | None = None) -> np.ndarray:
+                  row_numbers: np.ndarray | None = None,
+                  unseen: dict[str, int] | None = None) -> np.ndarray:
         """The model's input for the rows of ``frame`` (or those at positions ``rows``),
         without scikit-learn.
 
@@ -284,20 +222,75 @@ class Preprocessing:
         error naming it. Equal to the fitted ColumnTransformer's output (computed in
         float64, then cast to ``dtype``). A value that ``dtype`` cannot hold after scaling
         (1e40 into float32) is an error naming its column and row: ``row_numbers[i]`` is
-        how the user numbers row ``i`` of ``frame`` (default ``i + 1``).
+        how the user numbers row ``i`` of ``frame`` (default ``i + 1``). ``unseen``, if
+        given, receives per categorical column how many rows hold a category the
+        training split never had (they encode as none of the known ones).
         """
-        absent = [c for c in self.columns if c not in frame.columns]
-        if absent:
-            raise PreprocessError(f"{where}: no column {absent[0]!r}; the model needs "
-                                  f"{', '.join(self.columns)}")
-        n = len(frame) if rows is None else len(rows)
+        self.check_columns([str(c) for c in frame.columns], where)
+        return self._assemble(
+            len(frame) if rows is None else len(rows),
+            lambda name: numeric_values(frame[name], where=f"{where}: column {name!r}"),
+            lambda name, cats: self._codes(frame[name], cats),
+            rows=rows, dtype=dtype, where=where, row_numbers=row_numbers, unseen=unseen)
+
+    def transform_text(self, cells: Mapping[str, Sequence[str]], n_rows: int, *,
+                       header: Sequence[str] | None = None, dtype: str | np.dtype = "float64",
+                       where: str = "data", unseen: dict[str, int] | None = None
+                       ) -> np.ndarray:
+        """`transform` of a CSV file's columns as text (`tuner.csv_rows.read_columns`),
+        typed the way pandas would type them, without pandas. ``header``: every column
+        the file has (for the message about a missing one)."""
+        from tuner.csv_rows import column_labels, column_numbers
+
+        self.check_columns(list(cells) if header is None else list(header), where)
+
+        def codes(name: str, cats: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+            index = {c: k for k, c in enumerate(cats)}
+            missing_at = index.get(MISSING, -1)
+            labels = column_labels(cells[name])
+            out = np.fromiter((missing_at if v is None else index.get(v, -1) for v in labels),
+                              dtype=np.int64, count=len(labels))
+            unseen = np.fromiter((v is not None and v not in index for v in labels),
+                                 dtype=bool, count=len(labels))
+            return out, unseen
+
+        return self._assemble(
+            n_rows, lambda name: column_numbers(cells[name], where=f"{where}: column {name!r}"),
+            codes, rows=None, dtype=dtype, where=where, row_numbers=None, unseen=unseen)
+
+    def check_columns(self, present: Sequence[str], where: str) -> None:
+        """Refuse data without one of the columns the model needs, in one line; a column
+        that differs from a needed one only in case, spaces or underscores is named."""
+        absent = [c for c in self.columns if c not in present]
+        if not absent:
+            return
+
+        def key(name: str) -> str:
+            return "".join(name.split()).replace("_", "").lower()
+
+        near = {key(c): c for c in present if c not in self.columns}
+        for name in absent:
+            if key(name) in near:
+                raise PreprocessError(f"{where}: no column {name!r} (did you mean "
+                                      f"{near[key(name)]!r}? names must match exactly)")
+        raise PreprocessError(f"{where}: no column {absent[0]!r}; the model needs "
+                              f"{', '.join(self.columns)}")
+
+    def _assemble(self, n: int, numeric_of: Callable[[str], np.ndarray],
+                  codes_of: Callable[[str, tuple[str, ...]], tuple[np.ndarray, np.ndarray]], *,
+                  rows: np.ndarray | None, dtype: str | np.dtype, where: str,
+                  row_numbers: np.ndarray | None, unseen: dict[str, int] | None
+                  ) -> np.ndarray:
+        """The model's input from each numeric column's float64 values and each
+        categorical column's codes (-1: none of the categories) and where they hold a
+        category unseen in training."""
         out = np.zeros((n, self.n_outputs), dtype=np.dtype(dtype))
         # The numeric block column by column in a column-major buffer, then into the
         # row-major output in one pass (writing each column straight into it would sweep
         # the whole output once per column).
         block = np.empty((len(self.numeric), n), dtype=np.float64)
         for j, name in enumerate(self.numeric):
-            values = numeric_values(frame[name], where=f"{where}: column {name!r}")
+            values = numeric_of(name)
             x = block[j]
             if rows is None:
                 x[:] = values
@@ -321,17 +314,21 @@ class Preprocessing:
         del block
         offset = len(self.numeric)
         for name, cats in zip(self.categorical, self.categories, strict=True):
-            codes = self._codes(frame[name], cats)
+            codes, new = codes_of(name, cats)
             if rows is not None:
-                codes = codes[rows]
+                codes, new = codes[rows], new[rows]
+            if unseen is not None and new.any():
+                unseen[name] = int(new.sum())
             seen = np.flatnonzero(codes >= 0)
             out[seen, offset + codes[seen]] = 1.0
             offset += len(cats)
         return out
 
     @staticmethod
-    def _codes(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
-        """Index of each value in ``categories``; -1 for a category not seen in training."""
+    def _codes(values: pd.Series, categories: tuple[str, ...]
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Index of each value in ``categories`` (-1 for a category not seen in training),
+        and where a present value is such an unseen category."""
         import pandas as pd
 
         labels = category_labels(values)
@@ -339,7 +336,8 @@ class Preprocessing:
         known = lookup.get_indexer(labels.categories)  # -1: unseen in training
         missing_at = lookup.get_indexer([MISSING])[0]  # -1 if training had no gaps
         table = np.append(known, missing_at)  # code -1 (missing) reads the last entry
-        return table[labels.codes]
+        codes = np.asarray(labels.codes)
+        return table[codes], (codes >= 0) & (table[codes] < 0)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Class indices back to the labels the user wrote."""
@@ -365,7 +363,8 @@ class Preprocessing:
     @classmethod
     def from_saved(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], *,
                    prefix: str = "pre_", where: str = "model") -> Preprocessing:
-        """Rebuild from `to_arrays` and `to_json` output (e.g. model.npz and model.json)."""
+        """Rebuild from `to_arrays` and `to_json` output, checking every part of it (the
+        model file, `tuner.model_file`, keeps them in model.npz)."""
         try:
             if meta.get("format") != FORMAT:
                 raise ValueError(f"preprocessing format {meta.get('format')!r}, "
@@ -381,7 +380,12 @@ class Preprocessing:
             if any(s.shape != (len(numeric),) for s in stats):
                 raise ValueError(f"statistics of shape {[s.shape for s in stats]} for "
                                  f"{len(numeric)} numeric columns")
-            classes = tuple(meta["classes"])
+            classes = meta["classes"]
+            # Labels as a user writes them: text, whole numbers, true/false -- nothing nested.
+            if not isinstance(classes, list) or not all(
+                    isinstance(c, (str, int, bool)) for c in classes):
+                raise ValueError("classes must be a list of text, integer or boolean labels")
+            classes = tuple(classes)
             target = str(meta["target"])
         except (KeyError, TypeError, ValueError) as e:
             raise PreprocessError(f"{where}: unreadable preprocessing state ({e})") from None
@@ -431,13 +435,3 @@ def _distinct_values(frame: pd.DataFrame, categorical: Sequence[str],
         out[:, j] = values + [values[0]] * (height - len(values))
     return out
 
-
-def plain_label(value: Any) -> Any:
-    """A class label as a JSON-able Python scalar (numpy ints and bools unwrapped)."""
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return int(value)
-    return value if isinstance(value, (str, int)) else str(value)

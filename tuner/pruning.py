@@ -3,10 +3,19 @@
 Optuna's percentile pruners (median, percentile) read every trial of the study from the
 storage at each ``should_prune``: once an epoch, and for a small model that read cost
 more than the epoch. `SnapshotPruner` gives them the study's trials as read at most
-`SNAPSHOT_S` seconds ago, plus every trial this process finished since (`record`, called
-by the worker after each trial). The trials they compare against are finished ones, which
-never change; what a snapshot can miss is a trial another worker finished in the last
-`SNAPSHOT_S` seconds. With one worker the decisions are exactly Optuna's.
+`SNAPSHOT_S` seconds ago, plus every trial passed to `record` since (tuner's worker
+passes each trial it finishes). The trials they compare against are finished ones, which
+never change; what a snapshot can miss is a trial finished in the last `SNAPSHOT_S`
+seconds and not recorded.
+
+**When its decisions are exactly Optuna's:** when every trial finished since the
+snapshot was taken was passed to `record`, as with one tuner worker on a study. Used
+outside the worker (ask-and-tell, ``study.optimize`` without a callback calling
+`record`), a trial told or added within the last `SNAPSHOT_S` seconds is not yet
+compared against, and so with several workers for another worker's recent trials: a
+decision then is Optuna's on the study as it was up to `SNAPSHOT_S` seconds earlier.
+Reading the study again at each decision instead would cost the read this class saves,
+once an epoch; use Optuna's pruner directly where that exactness matters more.
 
 Successive halving and Hyperband keep Optuna's own path: they write to and read from the
 running trial itself (rung attributes) and build studies of their own per bracket.
@@ -72,7 +81,9 @@ class _StudySnapshot:
 
 
 class SnapshotPruner(BasePruner):
-    """``inner`` (a `PercentilePruner`), deciding from a snapshot of the study's trials."""
+    """``inner`` (a `PercentilePruner`), deciding from a snapshot of the study's trials:
+    exactly as ``inner`` while every trial finished since the snapshot is `record`-ed
+    (see the module's docstring)."""
 
     def __init__(self, inner: PercentilePruner) -> None:
         self.inner = inner

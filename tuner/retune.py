@@ -19,18 +19,10 @@ import optuna
 from optuna.storages import BaseStorage
 
 from tuner import keys
-from tuner.data import spec_splits
-from tuner.errors import error_line, exit_code, first_line
-from tuner.fingerprint import study_fingerprints
+from tuner.errors import error_line, exit_code
 from tuner.space import to_course
-from tuner.spec import load_spec
-from tuner.storage import (
-    StorageError,
-    TunerStorage,
-    mask_url,
-    open_storage,
-    resolve_storage_url,
-)
+from tuner.storage import TunerStorage
+from tuner.study_file import StudyFile, open_study_file
 from tuner.versions import (
     Decision,
     best_params,
@@ -44,7 +36,7 @@ from tuner.versions import (
     version_name,
     wait_ready,
 )
-from tuner.worker import check_sampler_and_pruner, work, worker_seed
+from tuner.worker import work, worker_seed
 
 __all__ = ["RetuneBatch", "RetuneResult", "retune_file", "retune_files"]
 
@@ -77,41 +69,6 @@ class RetuneResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _open_read_only(url: str) -> TunerStorage | None:
-    """The storage at ``url`` for a dry run, or None when it holds no Optuna tables yet.
-
-    Opening a fresh database would create the tables (and a SQLite file): a dry run must
-    write nothing, so look first.
-    """
-    import sqlalchemy
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception:
-        return open_storage(url, heartbeat=False)  # raises the one-line "malformed" error
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite:
-        db = parsed.database
-        if not db or db == ":memory:":
-            return open_storage(url, heartbeat=False)  # raises "names no file"
-        if not Path(db).expanduser().exists():
-            return None
-    try:
-        engine = sqlalchemy.create_engine(
-            url, connect_args={} if sqlite else {"connect_timeout": 5})
-        try:
-            if not sqlalchemy.inspect(engine).has_table("studies"):
-                return None
-        finally:
-            engine.dispose()
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as e:
-        line = first_line(str(getattr(e, "orig", None) or e))
-        raise StorageError(f"cannot open storage {mask_url(url)}: "
-                           f"{line or type(e).__name__}") from None
-    return open_storage(url, heartbeat=False)
 
 
 def _verdict(result: RetuneResult, study: optuna.Study, parent: optuna.Study | None,
@@ -165,27 +122,23 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
         raise TypeError("storage must be a URL or tuner.storage.open_storage(url)")
     say = emit or (lambda _line: None)
     stop = stop or threading.Event()
-    spec = load_spec(file)
-    check_sampler_and_pruner(spec, file)  # before any version is created
-    splits = spec_splits(spec)
-    fingerprints = study_fingerprints(spec, splits)
-
-    owned = not isinstance(storage, BaseStorage)
-    if owned:
-        url = resolve_storage_url(storage, spec.storage)
-        st = _open_read_only(url) if dry_run else open_storage(url)
-        where = mask_url(url)
-    else:
-        st, where = storage, type(storage).__name__
+    # The sampler and pruner are checked before any version is created; a dry run only
+    # looks (no tables made on a fresh storage).
+    door = open_study_file(file, storage, read_only=dry_run)
+    if dry_run:
+        door.check_search()
+    spec = door.spec
+    _ = door.splits  # the trials' data, from which the data fingerprint is computed
+    st = door.storage
     try:
         if st is None:  # dry run on a storage that does not exist yet
             decision = Decision("create", None, version_name(spec.name, 1))
         else:
-            decision = decide(st, spec.name, fingerprints)
-        if force:
-            decision = decision.forcing()
+            decision = decide(st, spec.name, door.fingerprints)
+        if force and st is not None:
+            decision = decision.forcing(st)
         result = RetuneResult(
-            file=str(file), study=spec.name, storage=where, action=decision.action,
+            file=str(file), study=spec.name, storage=door.where, action=decision.action,
             version=decision.target, parent=decision.newest.name if decision.newest else None,
             reason=decision.reason or ("first version" if decision.action == "create" else ""),
             changes=[{"part": p, "old": o, "new": n} for p, o, n in decision.changes],
@@ -195,17 +148,14 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
             say(f"{spec.name}: {keys.HASHES[part]} of {decision.newest.name} is "
                 f"{'missing' if old is None else f'corrupted ({str(old)[:20]!r})'}: "
                 f"treating the {part} as changed")
-        return _act(result, decision, st, spec, splits, fingerprints, stop=stop,
-                    say=say, on_trial=on_trial)
+        return _act(result, decision, door, stop=stop, say=say, on_trial=on_trial)
     finally:
-        if owned and st is not None:
-            st.remove_session()
-            st.engine.dispose()
+        door.close()
 
 
-def _act(result: RetuneResult, decision: Decision, st: Any, spec: Any, splits: Any,
-         fingerprints: dict[str, Any], *, stop: threading.Event,
-         say: Callable[[str], None], on_trial: Any) -> RetuneResult:
+def _act(result: RetuneResult, decision: Decision, door: StudyFile, *,
+         stop: threading.Event, say: Callable[[str], None], on_trial: Any) -> RetuneResult:
+    st, spec = door.storage, door.spec
     name, dry = spec.name, result.dry_run
     parent = (optuna.load_study(storage=st, study_name=decision.newest.name)
               if decision.newest is not None else None)
@@ -233,8 +183,15 @@ def _act(result: RetuneResult, decision: Decision, st: Any, spec: Any, splits: A
                               "(dry run: nothing written)")
             say(result.message)
             return result
-        say(f"{name}: {study.study_name} is current; resuming it ({result.finished} of "
-            f"{result.n_trials} trials finished)")
+        if decision.forced:
+            # --force makes a new version only after the newest is finished: processes
+            # forcing together then make one version, not one each.
+            say(f"{name}: --force: {study.study_name} is not finished yet ({result.finished} "
+                f"of {result.n_trials} trials finished); joining it as a worker instead of "
+                "creating another version")
+        else:
+            say(f"{name}: {study.study_name} is current; resuming it ({result.finished} of "
+                f"{result.n_trials} trials finished)")
         parent = (optuna.load_study(storage=st, study_name=result.parent)
                   if result.parent else None)
         seed = worker_seed(spec.sampler.seed)
@@ -254,7 +211,7 @@ def _act(result: RetuneResult, decision: Decision, st: Any, spec: Any, splits: A
             result.message = f"{name}: {why}: would {plan} (dry run: nothing written)"
             say(result.message)
             return result
-        study, result.created = create_version(st, spec, fingerprints, decision,
+        study, result.created = create_version(st, spec, door.fingerprints, decision,
                                                n_trials=spec.n_trials, warm_start=warm)
         if result.created:
             say(f"{name}: {why}: {plan.replace('create', 'created', 1)}")
@@ -265,8 +222,9 @@ def _act(result: RetuneResult, decision: Decision, st: Any, spec: Any, splits: A
             seed = worker_seed(spec.sampler.seed)
         result.n_trials = budget(study, spec.n_trials)
 
-    run = work(st, spec, splits, study.study_name, seed=seed, stop=stop,
-               timeout_s=spec.timeout_s, on_trial=on_trial)
+    run = work(st, spec, door.splits, study.study_name, seed=seed, stop=stop,
+               timeout_s=spec.timeout_s, on_trial=on_trial, sampler=door.sampler(seed),
+               pruner=door.pruner)
     study = optuna.load_study(storage=st, study_name=study.study_name)
     result.version, result.ran, result.stopped = study.study_name, run.ran, run.stopped
     result.finished, result.best = finished_count(study), best_value(study)
@@ -299,14 +257,20 @@ def retune_files(files: list[str | Path] | tuple, storage: str | TunerStorage | 
                  stop: threading.Event | None = None,
                  emit: Callable[[str], None] | None = None,
                  on_trial: Callable[[optuna.Study, Any], None] | None = None,
-                 on_error: Callable[[BaseException, str], None] | None = None) -> RetuneBatch:
+                 on_error: Callable[[BaseException, str], None] | None = None,
+                 every_file: bool = False) -> RetuneBatch:
     """`retune_file` for each file in turn, until ``stop`` is set.
 
     Without ``on_error`` the first error is raised. With it, a failing file is reported
-    to ``on_error(error, line)`` (``line``: one line naming the file) and the others go on.
+    to ``on_error(error, line)`` (``line``: one line naming the file) and the others go
+    on; but the error of a single file is raised (it is the whole command's error: one
+    line and its exit code) unless ``every_file`` asks for every file's result or error
+    in the batch (`tuner retune --json`).
     """
     stop = stop or threading.Event()
     batch = RetuneBatch()
+    if len(files) == 1 and not every_file:
+        on_error = None
     for file in files:
         if stop.is_set():
             break

@@ -1,15 +1,14 @@
 """Running a study file: `run_study` (`tuner study run`) and `run_worker` (`tuner worker`).
 
-`run_study` loads the file, builds its sampler and pruner (a bad value fails before
-anything is written), creates or resumes the current version (`tuner.versions`), runs
-its trials in this process or in N worker processes (`tuner.worker`), and returns a
-`RunResult`. Progress goes to a `Progress` the caller supplies (the CLI's bar); lines
-for people go to ``emit``.
+`run_study` opens the file (`tuner.study_file.open_study_file`, which checks its sampler
+and pruner, so a bad value fails before anything is written), creates or resumes the
+current version (`tuner.versions`), runs its trials in this process or in N worker
+processes (`tuner.worker`), and returns a `RunResult`. Progress goes to a `Progress` the
+caller supplies (the CLI's bar); lines for people go to ``emit``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Callable
@@ -19,16 +18,13 @@ from typing import Any, Protocol
 
 import optuna
 
-from tuner.data import spec_splits
-from tuner.fingerprint import study_fingerprints
-from tuner.spec import StudySpec, load_spec
-from tuner.storage import TunerStorage, mask_url, open_storage, resolve_storage_url
+from tuner.spec import StudySpec
 from tuner.study import summary_line
+from tuner.study_file import open_study_file
 from tuner.versions import budget, finished_count, prepare_version
 from tuner.worker import (
     JobsPlan,
     WorkResult,
-    check_sampler_and_pruner,
     plan_jobs,
     run_parallel,
     run_seed,
@@ -43,15 +39,8 @@ __all__ = ["NoProgress", "Progress", "RunResult", "VersionProgress", "WorkerRun"
 def load_study_file(file: str | Path, *, sampler: str | None = None, seed: int | None = None,
                     n_trials: int | None = None) -> StudySpec:
     """The study file, with the command line's --sampler, --seed and --n-trials applied."""
-    spec = load_spec(file)
-    if sampler is not None or seed is not None:
-        spec = dataclasses.replace(spec, sampler=dataclasses.replace(
-            spec.sampler, **({"name": sampler, "options": ()} if sampler and
-                             sampler != spec.sampler.name else {}),
-            **({"seed": seed} if seed is not None else {})))
-    if n_trials is not None:
-        spec = dataclasses.replace(spec, n_trials=n_trials)
-    return spec
+    return open_study_file(file, read_only=True, sampler=sampler, seed=seed,
+                           n_trials=n_trials).spec
 
 
 def verbosity_flags(verbose: int, quiet: bool) -> list[str]:
@@ -140,18 +129,14 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
     say = emit or (lambda _line: None)
     progress = progress or NoProgress()
     stop = stop or threading.Event()
-    spec = load_study_file(file, sampler=sampler, seed=seed, n_trials=n_trials)
-    url = resolve_storage_url(storage, spec.storage)
-    if on_url is not None:
-        on_url(url)
-    check_sampler_and_pruner(spec, file)  # before the version is created
-    splits = spec_splits(spec)
-    st = open_storage(url)
-    version, decision = prepare_version(st, spec, study_fingerprints(spec, splits),
-                                        file=file, n_trials=n_trials, owner=True)
+    door = open_study_file(file, storage, sampler=sampler, seed=seed, n_trials=n_trials,
+                           on_url=on_url)  # checks the sampler and pruner: nothing written yet
+    spec, splits, st = door.spec, door.splits, door.storage
+    version, decision = prepare_version(st, spec, door.fingerprints, file=file,
+                                        n_trials=n_trials, owner=True)
     study = optuna.load_study(storage=st, study_name=version)
     history = len(study.get_trials(deepcopy=False))
-    result = RunResult(version=version, storage=mask_url(url),
+    result = RunResult(version=version, storage=door.where,
                        created=decision.action == "create",
                        n_trials=budget(study, spec.n_trials),
                        finished_before=finished_count(study), finished=0,
@@ -166,6 +151,7 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
         if result.plan.jobs == 1:
             run = work(st, spec, splits, version, seed=result.seed, stop=stop,
                        timeout_s=timeout or spec.timeout_s,
+                       sampler=door.sampler(result.seed), pruner=door.pruner,
                        on_trial=lambda s, _t: progress.advance(1, s))
             result.timed_out = run.timed_out
         else:
@@ -178,7 +164,7 @@ def run_study(file: str | Path, storage: str | None = None, *, n_trials: int | N
                 seen[0] = max(seen[0], now)
 
             result.exit_code = run_parallel(
-                file, url, result.plan, seed=result.seed, sampler=sampler, stop=stop,
+                file, door.url, result.plan, seed=result.seed, sampler=sampler, stop=stop,
                 timeout_s=timeout or spec.timeout_s, poll=poll,
                 verbosity=worker_flags or [])
     finally:
@@ -220,14 +206,11 @@ def run_worker(file: str | Path, storage: str | None = None, *, timeout: float |
     worker started on its own mixes its host and process id into the seed.
     """
     stop = stop or threading.Event()
-    spec = load_study_file(file, sampler=sampler, seed=seed)
-    url = resolve_storage_url(storage, spec.storage)
-    if on_url is not None:
-        on_url(url)
-    splits = spec_splits(spec)
-    st: TunerStorage = open_storage(url)
-    version, _ = prepare_version(st, spec, study_fingerprints(spec, splits), file=file,
-                                 owner=False)
-    result = work(st, spec, splits, version, seed=worker_seed(spec.sampler.seed, worker_index),
-                  stop=stop, timeout_s=timeout or spec.timeout_s)
+    door = open_study_file(file, storage, sampler=sampler, seed=seed, on_url=on_url)
+    spec, splits, st = door.spec, door.splits, door.storage
+    version, _ = prepare_version(st, spec, door.fingerprints, file=file, owner=False)
+    seed = worker_seed(spec.sampler.seed, worker_index)
+    result = work(st, spec, splits, version, seed=seed, stop=stop,
+                  timeout_s=timeout or spec.timeout_s, sampler=door.sampler(seed),
+                  pruner=door.pruner)
     return WorkerRun(version, result)

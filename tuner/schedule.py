@@ -14,7 +14,6 @@ fake one; the real `sleep` wakes up at once when ``stop`` is set.
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +22,9 @@ from typing import Any
 from croniter import CroniterError, croniter
 from dateutil import tz
 
-from tuner.errors import TunerError, error_line
+from tuner.errors import TunerError, error_line, error_lines
 
-__all__ = ["ScheduleError", "check_cron", "run_schedule", "system_now"]
+__all__ = ["ScheduleError", "check_cron", "check_files", "run_schedule", "system_now"]
 
 # The longest single sleep: a wall clock that jumps (suspend, NTP) is noticed this soon.
 MAX_SLEEP_S = 30.0
@@ -55,6 +54,17 @@ def _stamp(t: datetime) -> str:
     return t.isoformat(timespec="seconds")
 
 
+def check_files(files: Sequence[str | Path], storage: Any = None) -> None:
+    """Raise now what would otherwise fail at every tick: a study file that is missing or
+    does not parse, or a storage that cannot be resolved (``TUNER_REQUIRE_STORAGE=1``
+    refusing the default, as the Docker stack's scheduler sets it). Reads no data and
+    opens no storage."""
+    from tuner.study_file import open_study_file
+
+    for file in files:
+        _ = open_study_file(file, storage, read_only=True).url
+
+
 def _retune_one(file: str | Path, storage: Any, *, stop: threading.Event,
                 emit: Callable[[str], None]) -> Any:
     from tuner.retune import retune_file
@@ -68,7 +78,7 @@ def run_schedule(expr: str, files: Sequence[str | Path], *, storage: Any = None,
                  now: Callable[[], datetime] = system_now,
                  sleep: Callable[[float], None] | None = None,
                  retune_one: Callable[..., Any] = _retune_one,
-                 verbose: bool = False) -> int:
+                 verbose: bool = False, check_first: bool = True) -> int:
     """Re-tune ``files`` at every time ``expr`` names until ``stop`` is set.
 
     Args:
@@ -81,6 +91,8 @@ def run_schedule(expr: str, files: Sequence[str | Path], *, storage: Any = None,
         now, sleep: the clock; by default the system's, with a sleep ``stop`` cuts short.
         retune_one: ``retune_one(file, storage, stop=, emit=)``, the work of one file.
         verbose: log the traceback of an unexpected error, not only its line.
+        check_first: read every file and resolve its storage before the loop starts
+            (`check_files`), so that bad input is an error now, not at the first tick.
 
     Returns:
         The number of runs made (ticks plus the ``run_now`` run).
@@ -90,6 +102,8 @@ def run_schedule(expr: str, files: Sequence[str | Path], *, storage: Any = None,
         def sleep(seconds: float) -> None:
             stop.wait(min(seconds, MAX_SLEEP_S))
     it = check_cron(expr, now())
+    if check_first:
+        check_files(files, storage)
     files = list(dict.fromkeys(str(f) for f in files))  # the same file twice: once a tick
 
     def log(line: str) -> None:
@@ -104,10 +118,9 @@ def run_schedule(expr: str, files: Sequence[str | Path], *, storage: Any = None,
             try:
                 retune_one(file, storage, stop=stop, emit=log)
             except Exception as e:  # noqa: BLE001 - one broken study must not end the loop
-                log(f"error: {error_line(e, file)}")  # the others, and the next tick, go on
-                if verbose and not isinstance(e, TunerError):
-                    for line in traceback.format_exc().rstrip().splitlines():
-                        log(f"  {line}")
+                # the others, and the next tick, go on
+                for line in error_lines(e, error_line(e, file), verbose=verbose):
+                    log(line)
 
     def skip_passed(tick: datetime) -> datetime:
         # Ticks that came round while the previous run was still going are skipped, never

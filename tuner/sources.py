@@ -8,27 +8,30 @@ file, the key and the file or database (its password masked), and says what to f
   relative path is relative to the study file, so a study runs from any folder.
 - ``table`` / ``query``: any SQLAlchemy URL (PostgreSQL, MariaDB/MySQL, SQLite), read
   from the environment variable ``url_env`` names: a study file is checked into git and
-  never holds a password (tuner/spec.py refuses one).
+  never holds a password (the study file parser, tuner/spec/, refuses one).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tuner.splits import DataError
+from tuner.errors import DataError, first_line
+from tuner.files import not_a_regular_file
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tuner.spec import DataSpec
+    from tuner.spec.schema import DataSpec
 
 # pandas, pyarrow and SQLAlchemy are imported inside the functions: most commands never
 # read a data file, and `tuner --help` should not pay for them.
 
-__all__ = ["FILE_FORMATS", "SourceError", "database_url", "describe", "file_format",
+__all__ = ["FILE_FORMATS", "SourceError", "check_row_lengths", "database_url", "describe",
+           "file_format",
            "read_database", "read_file", "read_source", "resolve_path"]
 
 # extension -> format; the longest matching suffix wins (.csv.gz before .gz)
@@ -66,11 +69,71 @@ def read_file(path: Path, *, where: str) -> pd.DataFrame:
     if fmt is None:
         raise SourceError(f"{where}: {path}: unknown file type; use one of "
                           f"{', '.join(FILE_FORMATS)}")
-    if not path.exists():
-        raise SourceError(f"{where}: {path}: no such file")
-    if path.is_dir():
-        raise SourceError(f"{where}: {path}: is a folder, not a {fmt} file")
-    return _read_csv(path, where) if fmt == "csv" else _read_parquet(path, where)
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        problem = f"is a folder, not a {fmt} file" if problem.startswith("is a folder") \
+            else problem
+        raise SourceError(f"{where}: {_shown_path(path)}: {problem}")
+    if fmt == "csv":
+        _check_header(path, where)
+        return _read_csv(path, where)
+    return _read_parquet(path, where)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` for a message: a path of thousands of characters is cut."""
+    text = str(path)
+    return text if len(text) <= 200 else f"{text[:100]}...{text[-60:]} ({len(text)} characters)"
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The records of the CSV file at ``path`` (gzip-compressed for .gz), as csv reads them."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        for cells in reader:
+            yield reader.line_num, cells
+
+
+def _check_header(path: Path, where: str) -> None:
+    """Refuse a header that names a column twice: pandas would rename the second copy
+    ("target.1") and a copy of the label would silently become a feature."""
+    import csv
+
+    from tuner.errors import shown
+
+    try:
+        header = next((cells for _, cells in _csv_records(path) if cells), [])
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
+        return  # _read_csv reports an unreadable file in its own words
+    names = [name.strip() for name in header]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SourceError(f"{where}: {_shown_path(path)}: duplicate column names: "
+                          f"{', '.join(shown(name) for name in twice[:5])}; give each column "
+                          "its own name")
+
+
+def check_row_lengths(path: Path, *, where: str) -> None:
+    """Refuse a CSV row with fewer or more cells than the header: pandas would fill a
+    short row with missing values, and a model would impute them without a word."""
+    import csv
+
+    header: int | None = None
+    try:
+        for line, cells in _csv_records(path):
+            if not cells:
+                continue  # a blank line, skipped by pandas too
+            if header is None:
+                header = len(cells)
+            elif len(cells) != header:
+                raise SourceError(f"{where}: line {line} has {len(cells)} fields; the header "
+                                  f"has {header}")
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
+        return  # _read_csv reports an unreadable file in its own words
 
 
 def _read_csv(path: Path, where: str) -> pd.DataFrame:
@@ -118,22 +181,6 @@ def database_url(url_env: str, *, where: str) -> str:
     return url
 
 
-def _masked_message(e: BaseException, url: str) -> str:
-    """The database's own first line of message, without SQL and without the password."""
-    from sqlalchemy.engine import make_url
-
-    inner = getattr(e, "orig", None) or e
-    text = str(inner).strip()
-    text = text.splitlines()[0] if text else type(inner).__name__
-    try:
-        password = make_url(url).password
-    except Exception:  # noqa: BLE001 - an unparseable URL: nothing to mask in the message
-        password = None
-    if password:
-        text = text.replace(str(password), "***")
-    return text[:300]
-
-
 def read_database(url: str, *, table: str | None = None, query: str | None = None,
                   where: str) -> pd.DataFrame:
     """Every row of ``table``, or the rows ``query`` returns, from the database at ``url``.
@@ -145,7 +192,7 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
     import sqlalchemy
     from sqlalchemy.engine import make_url
 
-    from tuner.storage import mask_url
+    from tuner.passwords import driver_message, mask_url
 
     if (table is None) == (query is None):
         raise ValueError("read_database needs exactly one of table and query")
@@ -156,6 +203,8 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
                           "postgresql+psycopg2://user@host/db") from None
     shown = mask_url(url)
     backend = parsed.get_backend_name()
+    if query is not None:
+        check_returns_rows(query, where=where)
     kwargs: dict = {}
     if backend == "sqlite":
         # SQLAlchemy would create a missing file and then report "no such table".
@@ -163,6 +212,7 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
             raise SourceError(f"{where}: {shown} names no database file")
         if not Path(parsed.database).expanduser().exists():
             raise SourceError(f"{where}: {shown}: no database file at {parsed.database}")
+        url = _read_only_sqlite(parsed)
     elif backend in ("postgresql", "mysql", "mariadb"):
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
@@ -171,14 +221,15 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
         raise SourceError(f"{where}: {shown}: the database driver is not installed ({e})"
                           ) from None
     except Exception as e:  # noqa: BLE001 - unknown dialect, bad options
-        raise SourceError(f"{where}: {shown}: {_masked_message(e, url)}") from None
+        raise SourceError(f"{where}: {shown}: {driver_message(e, url)}") from None
     try:
         try:
             conn = engine.connect()
         except sqlalchemy.exc.SQLAlchemyError as e:
             raise SourceError(f"{where}: cannot connect to {shown}: "
-                              f"{_masked_message(e, url)}") from None
+                              f"{driver_message(e, url)}") from None
         with conn:
+            _begin_read_only(conn, backend, where=f"{where}: {shown}")
             # text(): the driver sees "%" in LIKE 'a%' as text, not as a placeholder.
             sql = sqlalchemy.text(f"SELECT * FROM {_quote_table(conn, table)}"
                                   if table is not None else query)
@@ -189,9 +240,71 @@ def read_database(url: str, *, table: str | None = None, query: str | None = Non
                 cause = e.__cause__ if isinstance(e.__cause__, Exception) else e
                 what = f"reading table {table!r}" if table is not None else "the query"
                 raise SourceError(f"{where}: {what} failed on {shown}: "
-                                  f"{_masked_message(cause, url)}") from None
+                                  f"{driver_message(cause, url)}") from None
     finally:
         engine.dispose()
+
+
+# The first word of a statement that returns rows; anything else (DROP, DELETE, CALL ...)
+# is refused before it is sent. The read-only transaction is what guarantees nothing
+# changes; this check makes the message say why.
+_ROW_STATEMENTS = ("select", "with", "values", "table")
+
+
+def check_returns_rows(query: str, *, where: str) -> None:
+    """Refuse a ``query`` that is not one statement returning rows (SELECT, WITH, VALUES,
+    TABLE); comments and parentheses before it are skipped."""
+    import re
+
+    from tuner.errors import shown
+
+    text = query
+    while True:  # skip leading blanks, comments and opening parentheses
+        stripped = re.sub(r"^(\s+|\(|--[^\n]*(\n|$)|/\*.*?\*/)", "", text, count=1,
+                          flags=re.DOTALL)
+        if stripped == text:
+            break
+        text = stripped
+    word = re.match(r"[A-Za-z]*", text).group(0).lower()  # type: ignore[union-attr]
+    if word not in _ROW_STATEMENTS:
+        raise SourceError(f"{where}: must be one statement that returns rows (SELECT, WITH, "
+                          f"VALUES or TABLE); it starts with {shown(text[:20] or query)}: a "
+                          "query source only reads")
+    # psycopg2 runs every statement of "SELECT 1; COMMIT; DROP TABLE t", the last one
+    # after the read-only transaction ended: one statement only (a ';' in a string or a
+    # comment is not a separator).
+    bare = re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", " ", query,
+                  flags=re.DOTALL)
+    if ";" in bare.strip().rstrip(";"):
+        raise SourceError(f"{where}: must be one statement; it holds a ';' before its end")
+
+
+def _read_only_sqlite(parsed: Any) -> str:
+    """The SQLite URL ``parsed``, opened read-only (``mode=ro``): nothing a query does can
+    change the file."""
+    from urllib.parse import quote
+
+    path = Path(parsed.database).expanduser().absolute()
+    return parsed.set(database=f"file:{quote(str(path))}",
+                      query={**parsed.query, "mode": "ro", "uri": "true"}
+                      ).render_as_string(hide_password=False)
+
+
+def _begin_read_only(conn: Any, backend: str, *, where: str) -> None:
+    """Make the connection's transaction read-only, so a query cannot write, drop or
+    create anything, DDL on MariaDB/MySQL included (it would commit implicitly)."""
+    import sqlalchemy
+
+    statement = {"postgresql": "SET TRANSACTION READ ONLY",
+                 "mysql": "START TRANSACTION READ ONLY",
+                 "mariadb": "START TRANSACTION READ ONLY"}.get(backend)
+    if statement is None:
+        return  # SQLite: the connection itself is read-only
+    try:
+        conn.exec_driver_sql(statement)
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        raise SourceError(f"{where}: cannot start a read-only transaction: "
+                          f"{first_line(str(getattr(e, 'orig', e)))}") from None
 
 
 def _quote_table(conn: object, table: str) -> str:

@@ -13,7 +13,8 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
-from tuner import keys
+from tuner import history, keys
+from tuner.champion import chain_champion
 from tuner.errors import TunerError
 from tuner.space import to_course
 from tuner.versions import chain, complete_trials, count_trials, split_version
@@ -21,6 +22,9 @@ from tuner.versions import chain, complete_trials, count_trials, split_version
 __all__ = ["best_text", "best_text_lines", "best_trial", "counts", "format_params",
            "format_value", "importance_table", "list_studies", "show_study", "show_text",
            "study_table", "summary_line", "trial_dict"]
+
+
+SHOWN_HISTORY = 5  # `study show`: the newest rows of the chain's history (`tuner history`: all)
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
@@ -86,10 +90,15 @@ def show_study(storage: BaseStorage, study: optuna.Study) -> dict[str, Any]:
     attrs = study.user_attrs
     c = counts(study)
     best = trial_dict(study.best_trial) if c["complete"] else None
-    versions = ([v.name for v in chain(storage, split_version(study.study_name)[0])]
-                if keys.VERSION in attrs else [])
+    family = split_version(study.study_name)[0]
+    tuned = keys.VERSION in attrs
+    versions = [v.name for v in chain(storage, family)] if tuned else []
+    rows = history.read(storage, family) if tuned else []
+    champion = chain_champion(storage, family) if tuned else None
     return {"study": study.study_name, "direction": study.direction.name.lower(),
             "counts": c, "best": best, "versions": versions,
+            "champion": None if champion is None else champion.as_dict(),
+            "history": rows[-SHOWN_HISTORY:], "history_count": len(rows),
             **{key: attrs.get(attr) for key, attr in keys.ATTR.items()},
             "n_trials": attrs.get(keys.N_TRIALS),
             "fingerprint_components": attrs.get(keys.FINGERPRINTS)}
@@ -116,25 +125,46 @@ def study_table(rows: list[dict[str, Any]]) -> str:
 
 def show_text(report: dict[str, Any]) -> str:
     """`show_study` for people."""
+    components_all = report.get("fingerprint_components") or {}
+    # A version made before tasks existed is a classification.
+    task = components_all.get("task", "classification") if components_all else None
     lines = [f"study      {report['study']} ({report['direction']})"]
+    if task is not None:
+        lines.append(f"task       {task}")
     if report["versions"]:
         lines.append(f"versions   {' -> '.join(report['versions'])}")
     lines.append("trials     " + ", ".join(f"{v} {k}" for k, v in report["counts"].items()))
     best = report["best"]
     if best:
-        lines.append(f"best       trial {best['number']}: value {best['value']:.4f}; "
+        folds = best["user_attrs"].get(keys.FOLD_VALUES)
+        mean_of = f" (mean of {len(folds)} folds)" if folds else ""  # [data] folds
+        lines.append(f"best       trial {best['number']}: value {best['value']:.4f}{mean_of}; "
                      f"{format_params(best['params'])}")
     else:
         lines.append("best       no complete trial yet")
     if report["data"]:
-        from tuner.fingerprint import rows_text
+        from tuner.fingerprint import counts_text, rows_text
 
         components = (report.get("fingerprint_components") or {}).get("data")
         hashed = rows_text(components)
-        lines += [f"data       {report['data'][:12]}" + (f"  ({hashed})" if hashed else ""),
-                  f"hardware   {report['hardware'][:12]}",
+        lines += [f"data       {report['data'][:12]}" + (f"  ({hashed})" if hashed else "")]
+        if (components or {}).get("class_counts"):  # classes by split (classification)
+            lines.append(f"classes    {counts_text(components['class_counts'])}")
+        elif (components or {}).get("split_rows"):  # rows by split (regression)
+            lines.append(f"rows       {counts_text(components['split_rows'])}")
+        lines += [f"hardware   {report['hardware'][:12]}",
                   f"definition {report['definition'][:12]}",
                   f"reason     {report['reason']}"]
+    champion = report.get("champion")
+    if champion:
+        lines.append(f"champion   {champion['study']} trial {champion['trial']}: test "
+                     f"{champion['metric'].removeprefix('val_')} {champion['score']:.4f}, "
+                     f"promoted {champion['promoted_at']} ({champion['reason']})")
+    if report.get("history"):
+        shown, total = report["history"], report["history_count"]
+        lines.append(f"history    {total} decision{'s' if total != 1 else ''}"
+                     + (f", the {len(shown)} newest:" if total > len(shown) else ":"))
+        lines += ["  " + line for line in history.history_text(shown).splitlines()]
     return "\n".join(lines)
 
 

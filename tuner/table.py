@@ -8,14 +8,17 @@ frame into a `Table`:
    text, boolean and category columns). Anything else -- dates, or a column of numbers
    with a stray word in it -- is a one-line error naming the column (and the row).
 2. Rows whose target is missing are dropped and counted; none left, or one class, is an
-   error.
+   error. The target is classes or, in a regression study, numbers (tuner/target.py,
+   which also refuses a numeric target that looks like a quantity when the study file
+   does not say its task).
 3. Each row is hashed (values, column names, column types; 64 bits per row) and the
    table's fingerprint is a hash of the *sorted* row hashes: the multiset of rows. A
    database that returns rows in another order gives the same fingerprint; one more row,
    one changed value or a renamed column gives another.
-4. The canonical row order is the order of those row hashes. `split_rows` splits in that
-   order, so for a given fingerprint and seed the split is the same whatever order the
-   rows arrived in.
+4. Each row's split is a hash of the row as read, or of its ``key`` columns
+   (tuner/holdout.py): a row keeps its split when rows are appended or reordered.
+   `split_rows` lists each split's rows in the canonical order, the order of the row
+   hashes, so the arrays are the same whatever order the rows arrived in.
 
 `table_splits` then fits the preprocessing (tuner/preprocess.py) on the training rows
 and turns each split into model inputs.
@@ -32,36 +35,42 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tuner.preprocess import (
-    MISSING,
-    Preprocessing,
-    category_labels,
-    first_row,
-    numeric_values,
-)
-from tuner.splits import DataError, Splits
+from tuner.cells import MISSING, category_labels, numeric_values
+from tuner.columns import check_cardinality, check_flat, column_role, select_features
+from tuner.errors import TableError
+from tuner.hashing import mix64, text_hash64
+from tuner.holdout import SPLITS, assign, check_key, class_counts, train_problem
+from tuner.holdout import row_hashes as split_hashes
+from tuner.preprocess import Preprocessing
+from tuner.splits import Splits, TableSummary
+from tuner.target import target_values
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tuner.spec import DataSpec
+    from tuner.spec.schema import DataSpec
 
-__all__ = ["Table", "TableError", "load_table", "prepare_table", "row_hashes",
-           "split_rows", "table_splits"]
+__all__ = ["Table", "TableError", "load_table", "prepare_table", "read_table",
+           "row_hashes", "split_rows", "table_class_counts", "table_splits"]
 
 
-class TableError(DataError):
-    """Rows that cannot be trained on as they are: a missing column, one class, no rows."""
+def _split_counts(y: np.ndarray, part: np.ndarray, classes: Sequence[Any]
+                  ) -> dict[str, dict[str, int]]:
+    """Rows of each class in each split; a regression target's rows as one count."""
+    if not classes:
+        return {name: {"rows": int(np.sum(part == k))} for k, name in enumerate(SPLITS)}
+    return class_counts(y, part, classes)
 
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """Typed feature columns and class labels, rows in source order plus a canonical order.
+    """Typed feature columns and the target, rows in source order plus a canonical order.
 
     ``frame`` holds the feature columns only: numeric ones as float64 (NaN where missing),
     categorical ones as pandas Categoricals of text labels. ``y[i]`` is the class index
     of row ``i``; ``classes`` are the labels as the source wrote them (str, int or bool),
-    sorted. ``frame.take(order)`` is the table in canonical (content) order.
+    sorted. A regression target: ``y`` holds the float64 values and ``classes`` is ().
+    ``frame.take(order)`` is the table in canonical (content) order.
     """
 
     frame: pd.DataFrame
@@ -77,6 +86,8 @@ class Table:
     # 1-based row numbers in the source of the rows kept (None: every row was kept), so a
     # message about a kept row names the row the user sees in the file.
     source_rows: np.ndarray | None = None
+    # Each row's hash for its split (tuner/holdout.py): of its values as read, or its key.
+    split_hash: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -87,161 +98,15 @@ class Table:
         """Columns hashed and used: the features and the target."""
         return len(self.numeric) + len(self.categorical) + 1
 
-    def summary(self) -> dict[str, Any]:
-        """What `tuner fingerprint` / `study show` print about the rows."""
-        return {"source": self.origin, "rows": self.n_rows, "columns": self.n_columns,
-                "dropped_rows": self.n_dropped, "target": self.target,
-                "classes": list(self.classes), "numeric": list(self.numeric),
-                "categorical": list(self.categorical), "content": self.digest}
-
-
-# --- columns and their roles --------------------------------------------------------------
-
-def _closest(name: str, names: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, [str(n) for n in names], n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    shown = ", ".join(str(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
-    return f"; it has {shown}"
-
-
-def _select(frame: pd.DataFrame, data: DataSpec, where: str, origin: str) -> list[str]:
-    """The feature columns, after checking that every named column exists."""
-    columns = [str(c) for c in frame.columns]
-    if len(set(columns)) != len(columns):
-        dup = next(c for c in columns if columns.count(c) > 1)
-        raise TableError(f"{where}: {origin} has two columns named {dup!r}")
-    assert data.target is not None
-    if data.target not in columns:
-        raise TableError(f"{where} target: no column {data.target!r} in {origin}"
-                         f"{_closest(data.target, columns)}")
-    for key in ("features", "drop", "categorical"):
-        for name in getattr(data, key) or ():
-            if name not in columns:
-                raise TableError(f"{where} {key}: no column {name!r} in {origin}"
-                                 f"{_closest(name, columns)}")
-    if data.features is not None:
-        features = [c for c in data.features if c not in data.drop]
-    else:
-        features = [c for c in columns if c != data.target and c not in data.drop]
-    if not features:
-        raise TableError(f"{where}: {origin} has no feature column besides the target "
-                         f"{data.target!r}")
-    return features
-
-
-def _role(values: pd.Series, name: str, declared: frozenset[str] | None, where: str,
-          factorized: tuple[np.ndarray, Any] | None = None) -> str:
-    """"numeric" or "categorical" for one feature column, or an error saying why neither.
-
-    ``factorized`` is ``pandas.factorize(values)``, computed here if needed and not given.
-    """
-    import pandas as pd
-    from pandas.api import types
-
-    dtype = values.dtype
-    if declared is not None and name in declared:
-        return "categorical"
-    if types.is_bool_dtype(dtype):
-        return "categorical" if declared is None else "numeric"
-    if types.is_numeric_dtype(dtype) and not types.is_complex_dtype(dtype):
-        return "numeric"
-    text_like = (types.is_string_dtype(dtype) or types.is_object_dtype(dtype)
-                 or isinstance(dtype, pd.CategoricalDtype))
-    if not text_like:
-        raise TableError(f"{where}: column {name!r} is {dtype}, neither numeric nor "
-                         "categorical: list it in categorical, or in drop")
-    kind = _text_kind(factorized or pd.factorize(values, use_na_sentinel=True))
-    if kind == "boolean":
-        return "categorical" if declared is None else "numeric"
-    if kind == "numbers":
-        return "numeric"
-    if kind.startswith("mostly-numbers:"):
-        row = int(kind.split(":")[1])
-        raise TableError(f"{where}: column {name!r} row {row} holds "
-                         f"{values.iloc[row - 1]!r}, not a number; fix that value, or list "
-                         "the column in categorical")
-    if declared is not None:
-        row = first_row(values.notna().to_numpy())
-        raise TableError(f"{where}: column {name!r} holds text ({values.iloc[row - 1]!r} "
-                         f"in row {row}) but is not in categorical; list it there, or in "
-                         "drop")
-    return "categorical"
-
-
-def _text_kind(factorized: tuple[np.ndarray, Any]) -> str:
-    """What a text/object column holds: "boolean", "numbers", "mostly-numbers:ROW" (more
-    than half the values are numbers; ROW is the first that is not) or "text".
-
-    Decided on the distinct values (from ``pandas.factorize`` of the column), weighted by
-    how often each occurs.
-    """
-    import pandas as pd
-
-    codes, uniques = factorized
-    if len(uniques) == 0:
-        return "text"
-    distinct = np.asarray(uniques, dtype=object)
-    if all(isinstance(u, (bool, np.bool_)) for u in distinct):
-        return "boolean"
-    parsed = (pd.to_numeric(pd.Series(distinct), errors="coerce").notna().to_numpy()
-              & np.array([not isinstance(u, (bool, np.bool_)) for u in distinct]))
-    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
-    numbers = counts[parsed].sum()
-    if numbers == counts.sum():
-        return "numbers"
-    if numbers * 2 > counts.sum():
-        bad_code = np.flatnonzero(~parsed)
-        return f"mostly-numbers:{first_row(np.isin(codes, bad_code))}"
-    return "text"
-
-
-def _labels(values: pd.Series, keep: np.ndarray, name: str, where: str
-            ) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Class index of each row where ``keep`` holds (the target is not missing), and the
-    classes as the source wrote them (sorted)."""
-    import pandas as pd
-    from pandas.api import types
-
-    from tuner.preprocess import plain_label
-
-    dtype = values.dtype
-    if types.is_float_dtype(dtype):
-        v = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        fractional = keep & (v != np.round(v))
-        if fractional.any():
-            raise TableError(f"{where} target: column {name!r} row {first_row(fractional)} "
-                             f"holds {float(v[fractional][0])!r}: tuner trains a classifier, so "
-                             "the target must hold classes (text or whole numbers)")
-        values = pd.Series(v[keep].astype(np.int64))
-    elif not keep.all():
-        values = values[keep]
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    labels = [plain_label(u) for u in np.asarray(uniques, dtype=object)]
-    # Sort the classes (numbers before text if both occur) and merge equal labels.
-    order = sorted(set(labels), key=lambda c: (isinstance(c, str), c))
-    index = {c: k for k, c in enumerate(order)}
-    remap = np.array([index[c] for c in labels], dtype=np.int64)
-    return remap[codes], tuple(order)
+    @property
+    def summary(self) -> TableSummary:
+        """What the data fingerprint needs of the rows (`tuner.fingerprint`)."""
+        return TableSummary(digest=self.digest, n_rows=self.n_rows, n_columns=self.n_columns,
+                            n_dropped=self.n_dropped, target=self.target,
+                            classes=self.classes, origin=self.origin)
 
 
 # --- hashing ------------------------------------------------------------------------------
-
-def _mix(h: np.ndarray) -> None:
-    """splitmix64's finalizer, in place: every input bit moves every output bit."""
-    h ^= h >> np.uint64(30)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    h ^= h >> np.uint64(27)
-    h *= np.uint64(0x94D049BB133111EB)
-    h ^= h >> np.uint64(31)
-
-
-def _text_hash(text: str) -> np.uint64:
-    return np.uint64(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(),
-                                    "little"))
-
 
 def _numeric_bits(x: np.ndarray) -> np.ndarray:
     """float64 values as uint64 bit patterns, with -0.0 as 0.0 and one NaN for all."""
@@ -252,7 +117,7 @@ def _numeric_bits(x: np.ndarray) -> np.ndarray:
 
 def _code_hashes(codes: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Hash of each row's label, looked up by code (-1, missing, hashes as MISSING's own)."""
-    table = np.array([_text_hash("v:" + s) for s in labels] + [_text_hash("missing:" +
+    table = np.array([text_hash64("v:" + s) for s in labels] + [text_hash64("missing:" +
                                                                          MISSING)],
                      dtype=np.uint64)
     return table[codes]  # code -1 reads the last entry
@@ -262,12 +127,17 @@ def row_hashes(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[Any], targe
                kinds: dict[str, str]) -> tuple[np.ndarray, list[str]]:
     """One 64-bit hash per row over every column (values, name, type), and the column
     descriptors that were hashed. Columns are combined in order of name, so the order of
-    columns in the source does not matter, only their names."""
+    columns in the source does not matter, only their names. A regression target (no
+    ``classes``) is hashed as its numbers, under its own descriptor: the same column read
+    as classes or as numbers is other data."""
     n = len(y)
     h = np.zeros(n, dtype=np.uint64)
     described = []
     for name in sorted([*frame.columns, target]):
-        if name == target:
+        if name == target and not classes:
+            descriptor = f"{name}\x00target-number"
+            col = _numeric_bits(y)
+        elif name == target:
             descriptor = f"{name}\x00target"
             col = _code_hashes(y, [json.dumps(c) for c in classes])
         elif kinds[name] == "numeric":
@@ -279,8 +149,8 @@ def row_hashes(frame: pd.DataFrame, y: np.ndarray, classes: Sequence[Any], targe
             col = _code_hashes(np.asarray(cat.codes, dtype=np.int64), list(cat.categories))
         described.append(descriptor)
         h ^= col
-        h ^= _text_hash(descriptor)
-        _mix(h)
+        h ^= text_hash64(descriptor)
+        mix64(h)
     return h, described
 
 
@@ -294,19 +164,22 @@ def _digest(sorted_hashes: np.ndarray, described: list[str]) -> str:
 
 # --- building a Table ---------------------------------------------------------------------
 
-def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str) -> Table:
+def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str,
+                  task: str | None = None) -> Table:
     """Select, type and hash the rows of ``raw`` as ``data`` says.
 
     ``where`` starts every message ("studies/churn.toml: [data]"); ``origin`` names the
-    source in it ("data/churn.csv", "table churn").
+    source in it ("data/churn.csv", "table churn"). ``task``: the study file's [study]
+    task, None if it says none (tuner/target.py).
     """
     import pandas as pd
     from pandas.api import types
 
-    features = _select(raw, data, where, origin)
+    features = select_features(raw, data, where, origin)
     assert data.target is not None
-    target_values = raw[data.target]
-    missing_target = target_values.isna().to_numpy()
+    for name in (data.target, *features):
+        check_flat(raw[name], name, f"{where}: {origin}")
+    missing_target = raw[data.target].isna().to_numpy()
     n_dropped = int(missing_target.sum())
     keep = ~missing_target
     if not len(raw):
@@ -314,11 +187,14 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
     if not keep.any():
         raise TableError(f"{where} target: column {data.target!r} is empty in all "
                          f"{len(raw)} rows of {origin}")
-    y, classes = _labels(target_values, keep, data.target, where)
-    if len(classes) < 2:
+    y, classes = target_values(raw[data.target], keep, data.target, where, task)
+    if task != "regression" and len(classes) < 2:
         raise TableError(f"{where} target: column {data.target!r} has one class "
                          f"({classes[0]!r}) in all {int(keep.sum())} rows; a classifier "
                          "needs at least two")
+    if data.key:
+        check_key(raw, data.key, where=where, origin=origin)
+    split_hash = split_hashes(raw, data.key or (data.target, *features))
     declared = None if data.categorical is None else frozenset(data.categorical)
     kinds: dict[str, str] = {}
     columns: dict[str, Any] = {}
@@ -328,7 +204,10 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
         if not types.is_numeric_dtype(values.dtype) or types.is_bool_dtype(values.dtype):
             # Text, boolean, category, ...: typed and labelled from one factorization.
             factorized = pd.factorize(values, use_na_sentinel=True)
-        kind = _role(values, name, declared, f"{where}: {origin}", factorized)
+        kind = column_role(values, name, declared, f"{where}: {origin}", factorized)
+        if kind == "categorical":
+            check_cardinality(values, name, listed=declared is not None and name in declared,
+                              where=f"{where}: {origin}", factorized=factorized)
         kinds[name] = kind
         # Typed before the rows without a target go, so an error's row number is the
         # source's own.
@@ -351,47 +230,60 @@ def prepare_table(raw: pd.DataFrame, data: DataSpec, *, where: str, origin: str)
                  numeric=tuple(n for n in features if kinds[n] == "numeric"),
                  categorical=tuple(n for n in features if kinds[n] == "categorical"),
                  order=order, digest=digest, n_dropped=n_dropped, origin=origin,
-                 source_rows=np.flatnonzero(keep) + 1 if n_dropped else None)
+                 source_rows=np.flatnonzero(keep) + 1 if n_dropped else None,
+                 split_hash=split_hash[keep] if n_dropped else split_hash)
 
 
-def load_table(data: DataSpec, study_path: Path) -> Table:
-    """Read ``data``'s source (relative to ``study_path``) and prepare its rows."""
+def load_table(data: DataSpec, study_path: Path, task: str | None = None) -> Table:
+    """Read ``data``'s source (relative to ``study_path``) and prepare its rows for
+    ``task`` (the study file's; None if it says none)."""
+    return read_table(data, study_path, task)[1]
+
+
+def read_table(data: DataSpec, study_path: Path, task: str | None = None
+               ) -> tuple[pd.DataFrame, Table]:
+    """`load_table`, with the rows as read (every column, every row) beside it."""
     from tuner.sources import describe, read_source, resolve_path
 
     raw = read_source(data, study_path)
     origin = (str(resolve_path(data.path, study_path)) if data.path is not None
               else describe(data))
-    return prepare_table(raw, data, where=f"{study_path}: [data]", origin=origin)
+    return raw, prepare_table(raw, data, where=f"{study_path}: [data]", origin=origin,
+                              task=task)
 
 
 # --- splits -------------------------------------------------------------------------------
 
 def split_rows(table: Table, *, test_fraction: float, validation_fraction: float, seed: int,
                test_seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices of ``table.frame`` for train, validation and test, stratified.
+    """Row indices of ``table.frame`` for train, validation and test.
 
-    Split in canonical order, so the result depends on the rows' content and the seeds,
-    never on the order the source returned them in. The test split uses ``test_seed``
-    (default ``seed``), as for the built-in datasets.
+    Each row's split is drawn from its own hash (tuner/holdout.py), so it depends on the
+    row and the seeds only; each split lists its rows in canonical order. A split that
+    leaves a class out of train, or an empty validation or test split, is an error.
     """
-    from sklearn.model_selection import train_test_split
+    assert table.split_hash is not None
+    part = assign(table.split_hash, test_fraction=test_fraction,
+                  validation_fraction=validation_fraction, seed=seed, test_seed=test_seed)
+    problem = train_problem(_split_counts(table.y, part, table.classes))
+    if problem is not None:
+        raise TableError(f"{table.origin}: {table.n_rows} rows (test_fraction="
+                         f"{test_fraction}, validation_fraction={validation_fraction}, "
+                         f"seed={seed}): {problem}")
+    ordered = part[table.order]
+    train, val, test = (table.order[ordered == k] for k in range(3))
+    return train, val, test
 
-    y = table.y[table.order]
-    positions = np.arange(table.n_rows)
-    try:
-        rest, test = train_test_split(
-            positions, test_size=test_fraction, stratify=y,
-            random_state=seed if test_seed is None else test_seed)
-        train, val = train_test_split(rest, test_size=validation_fraction,
-                                      stratify=y[rest], random_state=seed)
-    except ValueError as e:
-        counts = np.bincount(table.y)
-        rarest = table.classes[int(np.argmin(counts))]
-        raise TableError(f"{table.origin}: cannot split {table.n_rows} rows into "
-                         f"train/validation/test (test_fraction={test_fraction}, "
-                         f"validation_fraction={validation_fraction}); the rarest class "
-                         f"{rarest!r} has {counts.min()} rows: {e}") from None
-    return table.order[train], table.order[val], table.order[test]
+
+def table_class_counts(table: Table, data: DataSpec) -> dict[str, dict[str, int]]:
+    """Rows of each class in train, validation and test under ``data``'s split settings
+    (an error if the split is unusable, as `split_rows`); a regression target's rows."""
+    train, val, test = split_rows(table, test_fraction=data.test_fraction,
+                                  validation_fraction=data.validation_fraction,
+                                  seed=data.seed, test_seed=data.test_seed)
+    part = np.zeros(table.n_rows, dtype=np.int8)
+    part[val], part[test] = 1, 2
+    return _split_counts(table.y, part, table.classes)
 
 
 def table_splits(table: Table, *, test_fraction: float = 0.2,
@@ -416,7 +308,4 @@ def table_splits(table: Table, *, test_fraction: float = 0.2,
         X_train=inputs(train), y_train=table.y[train],
         X_val=inputs(val), y_val=table.y[val],
         X_test=inputs(test), y_test=table.y[test],
-        # What the old scaler fields mean for a table: the numeric block's statistics, in
-        # float64 (a column of huge values has a mean and scale float32 cannot hold).
-        scaler_mean=pre.mean, scaler_scale=pre.scale,
-        preprocessing=pre, table=table)
+        preprocessing=pre, table=table.summary)

@@ -9,62 +9,52 @@ shows how much tuning flattered the validation split.
 
 A model is two files: ``model.npz`` (every array `predict` needs, the float64 scaler
 included, read with ``allow_pickle=False``) and ``model.json`` beside it (where the model
-comes from and how good it is, for people). `tuner.predict` reads them back.
+comes from and how good it is, for people); `tuner.model_file` writes and reads them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner import keys
+from tuner import keys, model_file
 from tuner.data import Splits, spec_splits
 from tuner.errors import TunerError
-from tuner.files import atomic_path
+from tuner.files import atomic_path, same_file
 from tuner.fingerprint import short, study_fingerprints
-from tuner.mlp import DivergedError, MLPCore
+from tuner.metrics import describe_metric
+from tuner.mlp import DivergedError
+from tuner.mlp.base import MLPBase
 
 if TYPE_CHECKING:
     pass
-from tuner.objective import model_params
-from tuner.optuna_private import rdb_models
-from tuner.sources import describe
+from tuner.objective import model_class, model_params, validation_metrics
+from tuner.sources import describe, resolve_path
 from tuner.space import to_course
 from tuner.spec import StudySpec
-from tuner.storage import default_artifact_dir
+from tuner.storage import default_artifact_dir, rdb_models
 from tuner.versions import Version, chain, parse_version_arg
 
 if TYPE_CHECKING:
     pass
 
 __all__ = [
-    "CARD_FORMAT", "NothingToTrain", "TrainError", "TrainedModel", "card_path",
-    "select_best", "train_best", "train_file", "upload_model",
+    "NothingToTrain", "TrainError", "TrainedModel", "select_best", "train_best",
+    "train_file", "upload_model",
 ]
 
-CARD_FORMAT = "tuner.model-card"
-SCALER_KEYS = ("scaler_mean", "scaler_scale")
-PREPROCESSING_KEY = "preprocessing"  # extra array: the JSON of a table's preprocessing
 MODEL_ATTR = keys.MODEL  # study user attribute: the last model trained from the version
-
-METRIC_TEXT = {
-    "val_accuracy": "accuracy: the fraction of rows whose predicted class is the true "
-                    "class (higher is better)",
-    "val_loss": "loss: the mean cross-entropy of the predicted class probabilities "
-                "(lower is better)",
-}
-
 
 class TrainError(TunerError):
     """The best trial cannot be retrained as asked."""
@@ -82,13 +72,14 @@ def _has_complete(storage: RDBStorage, name: str) -> bool:
 
 
 def select_best(storage: RDBStorage, spec: StudySpec, version: str | None = None, *,
-                file: str | Path | None = None) -> tuple[Version, optuna.Study, FrozenTrial]:
+                file: str | Path | None = None, trial: int | None = None
+                ) -> tuple[Version, optuna.Study, FrozenTrial]:
     """The best complete trial of the newest version of ``spec``'s chain, or of
-    ``version`` (``v2``, ``2`` or ``NAME/v2``).
+    ``version`` (``v2``, ``2`` or ``NAME/v2``); with ``trial``, that trial of it.
 
     Raises:
         NothingToTrain: no version yet, or the version has no complete trial.
-        TrainError: no such version.
+        TrainError: no such version, or ``trial`` is not a complete trial of it.
     """
     run = f"run `tuner study run {file or spec.path}` first"
     versions = chain(storage, spec.name)
@@ -114,7 +105,14 @@ def select_best(storage: RDBStorage, spec: StudySpec, version: str | None = None
         hint = f"; {older[-1].name} has one: --version v{older[-1].version}" if older else ""
         raise NothingToTrain(f"nothing to train yet: {run} ({chosen.name} has no complete "
                              f"trial{hint})")
-    return chosen, study, study.best_trial
+    if trial is None:
+        return chosen, study, study.best_trial
+    picked = next((t for t in study.get_trials(deepcopy=False) if t.number == trial), None)
+    if picked is None or picked.state != TrialState.COMPLETE:
+        state = "no such trial" if picked is None else f"it is {picked.state.name}"
+        raise TrainError(f"--trial {trial}: {chosen.name} has no complete trial {trial} "
+                         f"({state}); its best is trial {study.best_trial.number}")
+    return chosen, study, picked
 
 
 def _check_same_data(chosen: Version, fingerprints: dict[str, Any], file: str | Path) -> None:
@@ -133,28 +131,10 @@ def _check_same_data(chosen: Version, fingerprints: dict[str, Any], file: str | 
 
 # --- training -------------------------------------------------------------------------------
 
-def _scores(clf: MLPCore, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Accuracy and mean cross-entropy, as the trials' `val_accuracy` / `val_loss`."""
-    proba = clf.predict_proba(X)
-    index = np.searchsorted(clf.classes_, y)
-    picked = proba[np.arange(len(y)), index].astype(np.float64)
-    with np.errstate(divide="ignore"):
-        loss = float(-np.mean(np.log(picked)))
-    accuracy = float(np.mean(clf.classes_[proba.argmax(axis=1)] == y))
-    return {"accuracy": accuracy, "loss": loss}
-
-
-def card_path(model_path: str | Path) -> Path:
-    """``model.npz`` -> ``model.json``, beside it."""
-    return Path(model_path).with_suffix(".json")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _others(metrics: dict[str, float], chosen: str) -> str:
+    """The metrics but the chosen one, for people: "mae 41.2, r2 0.44, loss 2890"."""
+    return ", ".join(f"{name.removeprefix('val_')} {value:.4g}"
+                     for name, value in metrics.items() if name != chosen)
 
 
 def _jsonable(value: Any) -> Any:
@@ -169,7 +149,7 @@ def _jsonable(value: Any) -> Any:
 class TrainedModel:
     """What `train_best` made: the model, its card, where both went."""
 
-    model: MLPCore  # MLPClassifierBN without scikit-learn's base classes
+    model: MLPBase  # MLPCore or MLPRegressorCore: without scikit-learn's base classes
     card: dict[str, Any]
     model_path: Path
     card_path: Path
@@ -182,9 +162,21 @@ class TrainedModel:
         c = self.card
         what = c["metric"].removeprefix("val_")
         gap = c["test_score"] - c["validation_score"]
-        return (f"{c['version']} trial {c['trial']}: validation {what} "
-                f"{c['validation_score']:.4f} vs test {what} {c['test_score']:.4f} "
-                f"({gap:+.4f}; {c['data']['test_rows']} held-out rows)")
+        folds = c["data"].get("folds")
+        # With folds there is no held-out validation split: the trial's value is the mean
+        # over its folds, and says so (with the spread of the folds).
+        validation = "validation" if folds is None else f"{folds}-fold CV mean"
+        spread = c.get("fold_std")
+        spread_text = "" if spread is None else f" (folds' sd {spread:.4f})"
+        line = (f"{c['version']} trial {c['trial']}: {validation} {what} "
+                f"{c['validation_score']:.4f}{spread_text} vs test {what} "
+                f"{c['test_score']:.4f} ({gap:+.4f}; {c['data']['test_rows']} held-out "
+                "rows)")
+        # The task's other metrics beside the chosen one (the trial's, at its last epoch).
+        others = [f"  {part}: {_others(c[key], c['metric'])}"
+                  for part, key in ((validation, "validation_metrics"),
+                                    ("test", "test_metrics")) if c.get(key)]
+        return "\n".join([line, *others])
 
     def as_dict(self) -> dict[str, Any]:
         """The card and where everything went (`tuner train --json`)."""
@@ -196,25 +188,26 @@ class TrainedModel:
 def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "model.npz",
                version: str | None = None, splits: Splits | None = None,
                artifact_dir: str | Path | None = None, upload: bool = True,
-               file: str | Path | None = None) -> TrainedModel:
-    """Retrain the best trial of ``spec``'s newest (or named) version on train +
-    validation, score the test split, write ``output`` and its card, and (``upload``)
-    attach both to the trial as Optuna artifacts in ``artifact_dir`` (default:
-    `tuner.storage.default_artifact_dir` of the storage).
+               file: str | Path | None = None, trial: int | None = None) -> TrainedModel:
+    """Retrain the best trial (or trial number ``trial``) of ``spec``'s newest (or named)
+    version on train + validation, score the test split, write ``output`` and its card,
+    and (``upload``) attach both to the trial as Optuna artifacts in ``artifact_dir``
+    (default: `tuner.storage.default_artifact_dir` of the storage).
 
     Both files are written to temporary names and renamed at the end: a failure leaves
     any earlier model where it was.
     """
     file = file or spec.path
     output = Path(output)
-    json_path = card_path(output)
+    json_path = model_file.card_path(output)
     if output.suffix.lower() == ".json":
         raise TrainError(f"-o {output}: the model file must not end in .json ({json_path} "
                          "is its card); use e.g. model.npz")
     if not output.parent.is_dir():
         raise TrainError(f"-o {output}: folder {output.parent} does not exist")
+    _check_output_is_no_input(output, json_path, spec, file, storage)
 
-    chosen, study, trial = select_best(storage, spec, version, file=file)
+    chosen, study, trial = select_best(storage, spec, version, file=file, trial=trial)
     if splits is None:
         splits = spec_splits(spec)
     if splits.scaler is None and splits.preprocessing is None:
@@ -225,7 +218,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
 
     values = to_course(trial.params, spec.search)
     kwargs = model_params(spec, values)
-    clf = MLPCore(**kwargs)  # no scikit-learn import for a retrain (~1-2 s)
+    clf = model_class(spec)(**kwargs)  # no scikit-learn import for a retrain (~1-2 s)
     X = np.concatenate([splits.X_train, splits.X_val])
     y = np.concatenate([splits.y_train, splits.y_val])
     try:
@@ -234,15 +227,17 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         raise TrainError(f"retraining trial {trial.number} of {chosen.name} on train + "
                          f"validation diverged in epoch {e.epoch}: train another version "
                          "or pick parameters with `--version`") from e
-    test = _scores(clf, splits.X_test, splits.y_test)
+    test = validation_metrics(spec, clf, splits.X_test, splits.y_test)
     metric = spec.metric
     pre = splits.preprocessing
     # A table's model predicts class indices; the card lists the labels the user wrote.
-    classes = list(pre.classes) if pre is not None else clf.classes_
+    classes = ([] if spec.task == "regression" else
+               list(pre.classes) if pre is not None else clf.classes_)
     what = metric.removeprefix("val_")
+    description = describe_metric(metric, spec.task)
 
     card: dict[str, Any] = {
-        "format": CARD_FORMAT,
+        "format": model_file.CARD_FORMAT,
         "format_version": 1,
         "study": spec.name,
         "version": chosen.name,
@@ -251,15 +246,23 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "direction": study.direction.name.lower(),
         "metric": metric,
         "metric_description": (
-            f"{METRIC_TEXT.get(metric, metric)}. validation_score: what trial "
-            f"{trial.number} reached on the validation split, trained on the training "
-            f"split. test_score: this model's {what} on the held-out test split, which no "
+            f"{description}. validation_score: "
+            + _validation_text(spec, trial.number)
+            + f" test_score: this model's {what} on the held-out test split, which no "
             "trial saw, trained on training + validation with the same parameters and "
             "epochs."),
         "validation_score": float(trial.value),
-        "test_score": test[what],
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
+        **_fold_scores(spec, trial),
+        "test_score": test[metric],
+        # Every metric of the task: the trial's on validation (the mean over folds with
+        # [data] folds; absent for a trial run before tuner recorded them) and the
+        # retrained model's on test. test_accuracy / test_loss as cards had them before.
+        "task": spec.task,
+        "validation_metrics": trial.user_attrs.get(keys.VAL_METRICS, {}),
+        "test_metrics": test,
+        **({"test_accuracy": test["val_accuracy"]} if spec.task == "classification"
+           else {}),
+        "test_loss": test["val_loss"],
         "params": {k: _jsonable(v) for k, v in values.items()},
         "optuna_params": trial.params,
         "model_params": {k: _jsonable(v) for k, v in kwargs.items()},
@@ -272,6 +275,7 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
             "test_rows": int(len(splits.y_test)),
             "test_fraction": spec.data.test_fraction,
             "validation_fraction": spec.data.validation_fraction,
+            **({"folds": spec.data.folds} if spec.data.folds is not None else {}),
             "seed": spec.data.seed,
             "test_seed": spec.data.test_seed,
         },
@@ -289,11 +293,11 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
-    # Both renamed only when both are written (the card first, then the model).
-    with atomic_path(output) as tmp_model, atomic_path(json_path) as tmp_card:
-        clf.save(tmp_model, **_preprocessing_arrays(splits))
-        card["model_sha256"] = _sha256(tmp_model)
-        tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    try:
+        card = model_file.write(output, clf, splits, card)
+    except OSError as e:  # a read-only or full disk: the temporary files are gone
+        raise TrainError(f"-o {output}: cannot write in folder {output.parent}: "
+                         f"{e.strerror or e}") from None
 
     artifacts: dict[str, str] = {}
     folder = None
@@ -310,20 +314,41 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
     return TrainedModel(clf, card, output, json_path, artifacts, folder)
 
 
-def _preprocessing_arrays(splits: Splits) -> dict[str, np.ndarray]:
-    """What `predict` needs to turn raw rows into the model's inputs, as plain arrays.
+def _validation_text(spec: StudySpec, number: int) -> str:
+    if spec.data.folds is None:
+        return (f"what trial {number} reached on the validation split, trained on the "
+                "training split.")
+    return (f"the mean of what trial {number} reached on each of {spec.data.folds} "
+            "cross-validation folds of training + validation (each scored on the fold "
+            "it was not trained on); there is no separate validation split.")
 
-    A built-in dataset: the float64 scaler. A file or table: the imputer medians and the
-    scaler (float64 arrays) and, as a 0-d JSON string, the column names and order, the
-    categories and the classes as the user wrote them -- so `predict` needs neither the
-    study nor the data, and nothing is pickled.
-    """
-    pre = splits.preprocessing
-    if pre is None:
-        scaler = splits.scaler
-        return {"scaler_mean": np.asarray(scaler.mean_, dtype=np.float64),
-                "scaler_scale": np.asarray(scaler.scale_, dtype=np.float64)}
-    return {**pre.to_arrays(), PREPROCESSING_KEY: np.array(json.dumps(pre.to_json()))}
+
+def _fold_scores(spec: StudySpec, trial: FrozenTrial) -> dict[str, Any]:
+    """Each fold's value and their standard deviation, for a cross-validated trial."""
+    values = trial.user_attrs.get(keys.FOLD_VALUES)
+    if spec.data.folds is None or not values:
+        return {}
+    return {"fold_scores": [float(v) for v in values],
+            "fold_std": float(np.std(values, ddof=1))}
+
+
+def _check_output_is_no_input(output: Path, card: Path, spec: StudySpec, file: str | Path,
+                              storage: RDBStorage) -> None:
+    """Refuse an -o (or its card) that is the study file, its data file or the SQLite
+    storage: training would overwrite what it reads."""
+    from sqlalchemy.engine import make_url
+
+    inputs = {"the study file": Path(file)}
+    if spec.data.path is not None:
+        inputs["the data file"] = resolve_path(spec.data.path, Path(file))
+    url = make_url(storage.url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        inputs["the storage"] = Path(url.database)
+    for written in (output, card):
+        for what, path in inputs.items():
+            if same_file(written, path):
+                raise TrainError(f"-o {output}: would overwrite {what} ({path}); write the "
+                                 "model elsewhere")
 
 
 def train_file(file: str | Path, storage: str | None = None, *,
@@ -333,19 +358,17 @@ def train_file(file: str | Path, storage: str | None = None, *,
     """`train_best` for the study file ``file`` (`tuner train`): resolves the storage as
     every command does (``on_url`` receives the URL) and refuses a SQLite file that does
     not exist yet rather than create an empty one."""
-    from tuner.spec import load_spec
-    from tuner.storage import NoDatabase, open_storage, resolve_storage_url
+    from tuner.storage import NoDatabase
+    from tuner.study_file import open_study_file
 
-    spec = load_spec(file)
-    url = resolve_storage_url(storage, spec.storage)
-    if on_url is not None:
-        on_url(url)
+    door = open_study_file(file, storage, create=False, on_url=on_url)
+    _ = door.url  # resolved (and its password masked) before the storage is opened
     try:
-        st = open_storage(url, heartbeat=False, create=False)
+        st = door.storage
     except NoDatabase as e:
         raise TunerError(f"nothing to train yet: run `tuner study run {file}` first ({e})"
                          ) from None
-    return train_best(st, spec, output=output, version=version, file=file,
+    return train_best(st, door.spec, output=output, version=version, file=file,
                       artifact_dir=artifact_dir, upload=upload)
 
 
@@ -389,8 +412,30 @@ def upload_model(storage: RDBStorage, trial: FrozenTrial,
                          "pass --artifacts DIR") from e
     if not os.access(artifact_dir, os.W_OK):
         raise TrainError(f"artifact folder {artifact_dir} is not writable; pass --artifacts DIR")
-    store = FileSystemArtifactStore(artifact_dir)
+    store = _WholeFileArtifactStore(FileSystemArtifactStore(artifact_dir), artifact_dir)
     writer: Any = _FinishedTrialAttrs(storage)  # all upload_artifact needs of a storage
-    return {path.name: upload_artifact(artifact_store=store, file_path=str(path),
-                                       study_or_trial=trial, storage=writer)
-            for path in paths}
+    try:
+        return {path.name: upload_artifact(artifact_store=store, file_path=str(path),
+                                           study_or_trial=trial, storage=writer)
+                for path in paths}
+    except OSError as e:  # a full or read-only disk: nothing half-written is left
+        raise TrainError(f"cannot write in the artifact folder {artifact_dir}: "
+                         f"{e.strerror or e}; pass --artifacts DIR, or --no-upload") from None
+
+
+class _WholeFileArtifactStore:
+    """Optuna's file-system artifact store, with each artifact written to a temporary
+    name and renamed: Optuna's own store leaves a partial file on a full disk."""
+
+    def __init__(self, store: Any, folder: Path) -> None:
+        self._store, self._folder = store, folder
+
+    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+        with atomic_path(self._folder / artifact_id) as tmp, open(tmp, "wb") as f:
+            shutil.copyfileobj(content_body, f)
+
+    def open_reader(self, artifact_id: str) -> BinaryIO:
+        return self._store.open_reader(artifact_id)
+
+    def remove(self, artifact_id: str) -> None:
+        self._store.remove(artifact_id)

@@ -10,6 +10,7 @@ of a version (finished trials, best value, which study a name means). It runs no
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -19,20 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import keys
 from tuner.errors import TunerError
 from tuner.fingerprint import short
-from tuner.optuna_private import distribution_contains
 from tuner.space import distribution, optuna_name
+from tuner.storage import distribution_contains, rdb_models
 
 __all__ = [
     "ChainError", "Decision", "PARTS", "StaleVersion", "Version", "WARM_START",
     "best_params", "best_value", "budget", "chain", "complete_trials", "count_trials",
     "create_version", "current_hashes", "decide", "finished_count", "fit_to_space",
-    "newest_version", "parse_version_arg", "prepare_version", "resolve_study",
+    "is_finished", "newest_version", "parse_version_arg", "prepare_version", "resolve_study",
     "split_version", "top_up", "trial_kind", "version_name", "wait_ready",
 ]
 
@@ -85,8 +86,12 @@ class Version:
     attrs: dict[str, Any]
 
 
-# How long `chain` waits for a study without tuner:version to become a version.
-CREATING_S, EMPTY_S = 120.0, 10.0
+# How long `chain` waits for a study that has some of tuner's attributes but not yet
+# tuner:version to become a version (one created step by step: `_create_study` off an
+# RDB storage, or by an older tuner).
+CREATING_S = 120.0
+# Optuna's study system attribute for `Study.set_metric_names`.
+METRIC_NAMES_ATTR = "study:metric_names"
 
 
 def chain(storage: BaseStorage | str, name: str) -> list[Version]:
@@ -114,13 +119,13 @@ def chain(storage: BaseStorage | str, name: str) -> list[Version]:
         if not foreign or any(backend.get_all_trials(
                 backend.get_study_id_from_name(s.study_name), deepcopy=False) for s in foreign):
             break
-        # A study with no trials may be one another process is creating this very moment
-        # (`create_version` writes tuner:version last, after a transaction per attribute):
-        # look again shortly before calling it foreign; for as long as CREATING_S when it
-        # already has some of tuner's attributes (a loaded machine, found by the crash
-        # storm on MariaDB with the CPU busy), for EMPTY_S when it has none.
+        # A study with no trials and some of tuner's attributes may be one another process
+        # is creating step by step this very moment: look again, for as long as CREATING_S
+        # (a loaded machine, found by the crash storm on MariaDB with the CPU busy). One
+        # with none of them is not being created by tuner: on an RDB storage a version
+        # appears whole, tuner:version included (`_create_study`).
         creating = any(k.startswith(keys.PREFIX) for s in foreign for k in s.user_attrs)
-        if time.monotonic() - start >= (CREATING_S if creating else EMPTY_S):
+        if not creating or time.monotonic() - start >= CREATING_S:
             break
         time.sleep(0.2)
     if foreign:
@@ -184,10 +189,19 @@ class Decision:
     def parts(self) -> tuple[str, ...]:
         return tuple(part for part, _, _ in self.changes)
 
-    def forcing(self) -> Decision:
-        """The same decision with an up-to-date version re-tuned anyway (``--force``)."""
+    def forcing(self, storage: BaseStorage) -> Decision:
+        """The decision under ``--force``: an up-to-date version re-tuned anyway, but only
+        once it is finished (`is_finished`); an unfinished one is joined, flagged forced.
+
+        Processes forcing together all read the same newest version: while it is
+        unfinished they join it, and once it is finished they all aim at the same next
+        name, which only one of them can create (`create_version`). So each finished
+        version has at most one forced successor, however many processes race.
+        """
         if self.action != "up to date" or self.newest is None:
             return self
+        if not is_finished(optuna.load_study(storage=storage, study_name=self.newest.name)):
+            return Decision("up to date", self.newest, self.target, forced=True)
         base, _ = split_version(self.newest.name)
         return Decision("retune", self.newest, version_name(base, self.newest.version + 1),
                         forced=True)
@@ -251,6 +265,15 @@ def count_trials(trials: Any) -> dict[str, int]:
     return counts
 
 
+def is_finished(study: optuna.Study) -> bool:
+    """Its budget set, that many trials finished, and nothing RUNNING or WAITING."""
+    if keys.N_TRIALS not in study.user_attrs:
+        return False  # still being created by another process
+    counts = count_trials(study.get_trials(deepcopy=False))
+    done = counts["complete"] + counts["pruned"] + counts["diverged"]
+    return done >= budget(study, 0) and not counts["running"] and not counts["waiting"]
+
+
 def budget(study: optuna.Study, default: int) -> int:
     """The version's n_trials (``tuner:n_trials``), or ``default`` before it is set."""
     return int(study.user_attrs.get(keys.N_TRIALS, default))
@@ -278,36 +301,77 @@ def create_version(storage: BaseStorage, spec: Any, fingerprints: dict[str, Any]
     count toward ``n_trials``. Creation is atomic on the study name: when two
     processes race, one creates it and the other loads it. Returns (study, created).
     """
-    version = 1 if decision.newest is None else decision.newest.version + 1
+    hashes = current_hashes(fingerprints)
+    attrs: dict[str, Any] = {keys.HASHES[part]: hashes[part] for part in PARTS}
+    attrs[keys.PARENT] = decision.newest.name if decision.newest else None
+    attrs[keys.REASON] = decision.reason or "first version"
+    attrs[keys.FINGERPRINTS] = {
+        "task": spec.task,
+        "data": fingerprints["data"]["components"],
+        "hardware": fingerprints["hardware"]["components"],
+        "software": fingerprints["software"],
+    }
+    attrs[keys.STUDY_FILE] = str(spec.path)
+    # Last: a study created step by step is a version only once it has all the rest.
+    attrs[keys.VERSION] = 1 if decision.newest is None else decision.newest.version + 1
     try:
-        study = optuna.create_study(storage=storage, study_name=decision.target,
-                                    direction=spec.direction)
+        study = _create_study(storage, decision.target, spec.direction, spec.metric, attrs)
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(storage=storage, study_name=decision.target)
         wait_ready(study)
         return study, False
-    # The dashboard and Optuna's CLI then label the objective "val_accuracy", not "Objective 0".
-    with warnings.catch_warnings():  # "experimental" since Optuna 3.2
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([spec.metric])
-    hashes = current_hashes(fingerprints)
-    for part in PARTS:
-        study.set_user_attr(keys.HASHES[part], hashes[part])
-    study.set_user_attr(keys.PARENT, decision.newest.name if decision.newest else None)
-    study.set_user_attr(keys.REASON, decision.reason or "first version")
-    study.set_user_attr(keys.FINGERPRINTS, {
-        "data": fingerprints["data"]["components"],
-        "hardware": fingerprints["hardware"]["components"],
-        "software": fingerprints["software"],
-    })
-    study.set_user_attr(keys.STUDY_FILE, str(spec.path))
-    # Written last: until a study has it, `chain` waits rather than read a half-written
-    # version (another process's `decide` would see missing hashes and make one more).
-    study.set_user_attr(keys.VERSION, version)
     for params in warm_start[:n_trials]:
         study.enqueue_trial(params, user_attrs={keys.WARM_START: True})
     top_up(study, n_trials)
     return study, True
+
+
+def _create_study(storage: BaseStorage, name: str, direction: str, metric: str,
+                  attrs: dict[str, Any]) -> optuna.Study:
+    """Create the study ``name`` with its user attributes ``attrs``; raises
+    DuplicatedStudyError when it exists.
+
+    On an RDB storage the study, its direction, its metric name and every attribute are
+    one transaction: no other process ever sees the study without ``tuner:version``, so
+    `chain` can call such a study foreign at once. Another storage (in memory: one
+    process) gets Optuna's calls one after the other, ``tuner:version`` last.
+    """
+    if not isinstance(storage, RDBStorage):
+        study = optuna.create_study(storage=storage, study_name=name, direction=direction)
+        # The dashboard and Optuna's CLI then label the objective "val_accuracy", not
+        # "Objective 0".
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([metric])
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+        return study
+    import sqlalchemy.exc
+
+    models = rdb_models()
+    # The rows Optuna's create_new_study, set_metric_names and set_user_attr write, with
+    # the JSON encoding they use.
+    row = models.StudyModel(
+        study_name=name,
+        directions=[models.StudyDirectionModel(
+            objective=0, direction=optuna.study.StudyDirection[direction.upper()])],
+        system_attributes=[models.StudySystemAttributeModel(
+            key=METRIC_NAMES_ATTR, value_json=json.dumps([metric]))],
+        user_attributes=[models.StudyUserAttributeModel(key=k, value_json=json.dumps(v))
+                         for k, v in attrs.items()])
+    session = storage.scoped_session()
+    try:
+        session.add(row)
+        session.commit()
+    except sqlalchemy.exc.IntegrityError:
+        session.rollback()
+        raise optuna.exceptions.DuplicatedStudyError(name) from None
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        storage.scoped_session.remove()
+    return optuna.load_study(storage=storage, study_name=name)
 
 
 def top_up(study: optuna.Study, n_trials: int) -> None:

@@ -2,7 +2,7 @@
 many workers on many machines sharing one storage.
 
 Workers create a trial only while the version holds fewer than its n_trials finished,
-running or queued trials, counted under a per-study lock (`tuner.storage.TunerStorage`),
+running or queued trials, counted under a per-study lock (`TunerStorage.budget`),
 so any number of workers together run exactly n_trials. A worker that dies leaves a
 RUNNING trial whose heartbeat stops; after the grace period a surviving worker marks it
 FAIL and Optuna's retry callback queues its parameters again. A worker asked to stop
@@ -25,17 +25,18 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner import machine
 from tuner.data import Splits
 from tuner.errors import TunerError, first_line
+from tuner.footprint import trial_footprint
 from tuner.objective import Interrupted, make_objective
 from tuner.pruning import SnapshotPruner, make_pruner
+from tuner.signals import on_stop_signals
 from tuner.space import make_sampler
 from tuner.spec import StudySpec
 from tuner.storage import (
@@ -46,25 +47,15 @@ from tuner.storage import (
     StorageLost,
     TunerStorage,
     requeue,
+    storage_cause,
     transient_cause,
 )
 
 __all__ = ["MAX_DROPPED_IN_A_ROW", "JobsPlan", "ObjectiveKeepsFailing", "WorkResult",
-           "check_sampler_and_pruner", "plan_jobs", "run_parallel",
+           "plan_jobs", "run_parallel",
            "run_seed", "stop_on_signals", "work", "worker_seed"]
 
 log = logging.getLogger(__name__)
-
-
-def check_sampler_and_pruner(spec: StudySpec, file: str | Path) -> None:
-    """Build the file's sampler and pruner once and throw them away: a value they refuse
-    (a seed out of range, a negative warm-up) is reported before anything is written."""
-    for section, build in (("[sampler]", lambda: make_sampler(spec)),
-                           ("[pruner]", lambda: make_pruner(spec.pruner, spec.model.epochs))):
-        try:
-            build()
-        except ValueError as e:
-            raise TunerError(f"{file}: {section}: {first_line(str(e))}") from None
 
 
 # --- seeds: no two runs or workers of one version draw the same parameters -----------------
@@ -104,23 +95,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     A second SIGINT raises KeyboardInterrupt at once, for a user who really means it.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+    def handler(sig: signal.Signals) -> None:
+        if stop.is_set() and sig == signal.SIGINT:
             raise KeyboardInterrupt
-        log.warning("%s received: finishing the current epoch, then stopping",
-                    signal.Signals(signum).name)
+        log.warning("%s received: finishing the current epoch, then stopping", sig.name)
         stop.set()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with on_stop_signals(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _running(study: optuna.Study) -> int:
@@ -136,6 +118,8 @@ class _TakenAway(Exception):
     """Another worker failed this trial as stale while it still ran here (its heartbeat
     was late: a loaded machine, a paused process): the trial is already queued again."""
 
+    handed_back = True  # Optuna's "trial failed" log line for it is not news (cli/app.py)
+
 
 class ObjectiveKeepsFailing(TunerError):
     """Every recent trial of this worker failed by itself: the study cannot succeed."""
@@ -149,11 +133,14 @@ class ObjectiveKeepsFailing(TunerError):
 MAX_DROPPED_IN_A_ROW = 10
 
 
-def _guard(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+def _guard(objective: Callable[[optuna.Trial], float],
+           asked: list[int]) -> Callable[[optuna.Trial], float]:
     """``objective`` with its own failures marked (`FAILED_BY_ITSELF_ATTR`, the reason)
-    and turned into `_OwnFailure`; a stop, a pruning and a lost storage pass through."""
+    and turned into `_OwnFailure`; a stop, a pruning and a lost storage pass through.
+    ``asked`` holds the id of the trial it was last given."""
 
     def guarded(trial: optuna.Trial) -> float:
+        asked[:] = [trial._trial_id]
         try:
             return objective(trial)
         except (Interrupted, optuna.TrialPruned):
@@ -170,24 +157,25 @@ def _guard(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial
     return guarded
 
 
-def _handed_back(e: BaseException) -> bool:
+def _handed_back(e: BaseException, taken_away: Callable[[], bool]) -> bool:
     """Whether ``e``, raised out of `study.optimize`, only means the trial went back to
     the queue (the worker carries on); raises `StorageLost` when the storage gave up.
 
     ``optuna/study/_optimize.py:_run_trial`` raises these: UnboundLocalError
     'updated_state' from its ``finally`` when the trial's final write and the fallback
     ``get_trial`` both failed (the storage error is ``e.__context__``); and, when another
-    worker had already failed this trial as stale, ``tell``'s ValueError "Cannot tell a
-    FAIL trial" itself (the objective failed) or an AssertionError "Should not reach"
-    with that ValueError as its context (the objective returned).
+    worker had already failed this trial as stale, ``tell``'s ValueError (the objective
+    failed) or an AssertionError "Should not reach" with that ValueError as its context
+    (the objective returned). Optuna gives that ValueError no type of its own, so the
+    stored trial says it: ``taken_away()``, no longer RUNNING though this worker never
+    finished it.
     """
     cause = transient_cause(e)
     if isinstance(cause, StorageLost):
         raise cause from None  # a TunerError: one line, exit 2
-    stale = any(isinstance(x, ValueError) and "Cannot tell a" in str(x)
-                for x in (e, e.__context__))
+    stale = any(isinstance(x, ValueError) for x in (e, e.__context__)) and taken_away()
     # Our FAIL, retried after a lost connection, found the trial already FAIL: another
-    # worker failed it as stale and queued it again (`tuner.outage`).
+    # worker failed it as stale and queued it again (`TunerStorage.set_trial_state_values`).
     finished_elsewhere = isinstance(e, optuna.exceptions.UpdateFinishedTrialError)
     return cause is not None or stale or finished_elsewhere
 
@@ -196,30 +184,43 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
          seed: int, stop: threading.Event, timeout_s: float | None = None,
          on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
          poll_s: float | None = None,
-         objective: Callable[[optuna.Trial], float] | None = None) -> WorkResult:
+         objective: Callable[[optuna.Trial], float] | None = None,
+         sampler: optuna.samplers.BaseSampler | None = None,
+         pruner: optuna.pruners.BasePruner | None = None) -> WorkResult:
     """Run queued trials of ``version`` until none is WAITING or RUNNING anywhere.
 
     While other workers still run trials this worker waits, so that if one of them died
     it is here to re-run that trial once the heartbeat grace period has passed.
 
-    Retry policy (issue 13): a trial handed back (a stop, a lost storage) or failed as
+    Retry policy: a trial handed back (a stop, a lost storage) or failed as
     stale is queued again without limit; a trial whose objective raised by itself is
     queued again at most MAX_RETRY times, then left FAIL while a fresh trial takes its
     place (FAIL does not count against n_trials). A storage lost for longer than
     ``TUNER_OUTAGE_TIMEOUT`` raises `StorageLost`; MAX_DROPPED_IN_A_ROW parameter sets
     dropped in a row raise `ObjectiveKeepsFailing`. ``objective`` replaces the study file's
-    (`make_objective`), for callers that wrap it.
+    (`make_objective`), for callers that wrap it. ``sampler`` and ``pruner`` are the ones
+    the study file's door made and checked (`tuner.study_file.StudyFile`); without them
+    they are made here from ``spec``, the sampler seeded with ``seed``.
     """
     study = optuna.load_study(storage=storage, study_name=version,
-                              sampler=make_sampler(spec, seed=seed),
-                              pruner=make_pruner(spec.pruner, spec.model.epochs))
-    guarded = _guard(objective or make_objective(spec, splits, stop=stop))
+                              sampler=make_sampler(spec, seed=seed) if sampler is None
+                              else sampler,
+                              pruner=make_pruner(spec.pruner, spec.model.epochs) if pruner is None
+                              else pruner)
+    asked: list[int] = []  # the trial this worker runs, or ran last
+    guarded = _guard(objective or make_objective(spec, splits, stop=stop), asked)
+    finished: set[int] = set()  # trials this worker finished (its after_trial saw them)
     result = WorkResult()
     poll_s = poll_s or 1.0  # how soon a waiting worker notices the last trial ended
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     in_a_row: list[str] = []  # why each set this worker dropped since its last success failed
 
+    def taken_away() -> bool:
+        return bool(asked) and asked[0] not in finished and \
+            storage.get_trial(asked[0]).state != TrialState.RUNNING
+
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        finished.add(trial._trial_id)
         if isinstance(study.pruner, SnapshotPruner):
             study.pruner.record(trial)
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -238,9 +239,7 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
         if stop.is_set() or len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
             study.stop()
 
-    storage.enforce_quota = True
-    storage.lean_bookkeeping = True
-    try:
+    with storage.budget(), storage.lean():
         while not stop.is_set():
             if len(in_a_row) >= MAX_DROPPED_IN_A_ROW:
                 raise ObjectiveKeepsFailing(
@@ -272,31 +271,18 @@ def work(storage: TunerStorage, spec: StudySpec, splits: Splits, version: str, *
                 raise
             except (UnboundLocalError, AssertionError, ValueError,
                     optuna.exceptions.UpdateFinishedTrialError) as e:
-                if not _handed_back(e):
+                if not _handed_back(e, taken_away):
                     raise
                 log.warning("trial handed back (%s); carrying on",
                             "storage error" if transient_cause(e) else "failed as stale")
                 stop.wait(poll_s)
             except TRANSIENT_ERRORS as e:
+                cause = storage_cause(e)
                 log.warning("storage error (%s); retrying in %.0f s",
-                            str(getattr(e, "orig", e)).splitlines()[0][:200], poll_s)
+                            first_line(str(getattr(cause, "orig", cause)))[:200], poll_s)
                 stop.wait(poll_s)
-    finally:
-        storage.enforce_quota = False
-        storage.lean_bookkeeping = False
-        _flush_quietly(storage)
     result.stopped = stop.is_set()
     return result
-
-
-def _flush_quietly(storage: TunerStorage) -> None:
-    """Every trial ends by writing its state, which writes its held-back reports first;
-    only a trial cut short by an error can leave some, written here if the storage
-    answers (the trial is failed and run again either way)."""
-    try:
-        storage.flush()
-    except Exception as e:  # noqa: BLE001 - an error is already on its way out
-        log.debug("held-back reports not written: %s", first_line(str(e)))
 
 
 # --- how many trials at once: caviar or panda ----------------------------------------
@@ -313,52 +299,28 @@ class JobsPlan:
                 f"thread{'s' * (self.threads > 1)} ({self.mode}): {self.why}")
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30
-
-
 # Below this many floating-point operations per mini-batch step, BLAS threads spend more
 # time synchronising than computing, so parallel single-threaded trials win.
 PANDA_FLOPS_PER_STEP = 200e6
+# What a trial's process holds besides its data and model: Python, numpy, scikit-learn,
+# Optuna and SQLAlchemy loaded.
+PROCESS_BYTES = 200 * 2**20
 
 
 def plan_jobs(spec: StudySpec, splits: Splits, requested: int | str, *,
               cores: int | None = None, memory: int | None = None) -> JobsPlan:
     """Decide how many trials to run at once and how many BLAS threads each gets."""
-    cores = cores or _available_cores()
+    cores = cores or machine.usable_cores()
     if requested != "auto":
         n = int(requested)
         return JobsPlan(n, max(1, cores // n), "caviar" if n > 1 else "panda",
                         f"--jobs {n} requested; {cores} cores")
-    memory = memory or _available_memory()
-    widest = max(spec.model.hidden)
-    for p in spec.search:
-        if p.name == "units" and p.high:
-            widest = max(widest, int(p.high))
-        if p.name == "hidden" and p.choices:
-            widest = max(widest, *(max(c) for c in p.choices))
-    batch = max([spec.model.batch_size] + [int(p.high or 0) for p in spec.search
-                                          if p.name == "batch_size"])
-    layers = [splits.n_features, *([widest] * len(spec.model.hidden)), splits.n_classes]
-    flops = 6 * batch * sum(a * b for a, b in pairwise(layers))  # fwd + 2 bwd GEMMs
-    itemsize = 4 if spec.model.dtype == "float32" else 8
-    data_bytes = sum(a.nbytes for a in splits.arrays().values())
-    per_trial = 200 * 2**20 + 3 * data_bytes + 8 * batch * sum(layers) * itemsize
-    fit_in_memory = max(1, int(0.5 * memory // per_trial))
+    memory = memory or machine.available_memory()
+    trial = trial_footprint(spec.model, spec.search, n_samples=sum(
+        len(y) for y in (splits.y_train, splits.y_val, splits.y_test)),
+        n_features=splits.n_features, n_classes=splits.n_classes, folds=spec.data.folds)
+    flops = trial.flops_per_step
+    fit_in_memory = max(1, int(0.5 * memory // (PROCESS_BYTES + trial.total_bytes)))
     if cores == 1:
         return JobsPlan(1, 1, "panda", "1 core: babysit one trial at a time")
     if flops >= PANDA_FLOPS_PER_STEP:

@@ -7,11 +7,13 @@ traceback with -v). A password in a URL is never printed.
 
 - `tuner.cli.app`: the root group, per-invocation state, output, logging, shared options.
 - `tuner.cli.tuning`: study run, worker, retune, schedule.
-- `tuner.cli.reading`: study list/show/best/report/importance, fingerprint, dashboard.
+- `tuner.cli.reading`: study list/show/best/report/importance, fingerprint, split,
+  dashboard.
 - `tuner.cli.model`: train, predict.
+- `tuner.cli.champion`: promote, champion, history.
 """
 
-from tuner.cli import model, reading, tuning  # noqa: F401 - registers the commands
+from tuner.cli import champion, model, reading, tuning  # noqa: F401 - registers the commands
 from tuner.cli.app import cli, main
 
 __all__ = ["cli", "main"]

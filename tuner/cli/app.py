@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import click
 
 from tuner import __version__
-from tuner.errors import TunerError, error_line, exit_code
+from tuner.errors import TunerError, error_line, error_lines, exit_code
 
 # Heavy imports (optuna, numpy, sklearn) happen inside the commands, so that `--help`
 # and bad-input errors answer at once.
@@ -38,15 +37,15 @@ class CliState:
     secrets: set[str] = field(default_factory=set)
 
     def scrub(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):  # a whole before a piece
-            text = text.replace(secret, "***")
-        return text
+        from tuner.passwords import scrub
+
+        return scrub(text, self.secrets)
 
     def remember(self, url: str) -> None:
         """Mask the password of ``url`` in everything printed from now on: as typed, as
-        decoded, and its pieces (`tuner.storage.password_pieces`), whatever the URL
+        decoded, and its pieces (`tuner.passwords.password_pieces`), whatever the URL
         parser made of an un-encoded ``@`` or ``/`` in it."""
-        from tuner.storage import password_pieces
+        from tuner.passwords import password_pieces
 
         self.secrets.update(password_pieces(url))
 
@@ -72,6 +71,11 @@ def out(message: str) -> None:
     click.echo(cli_state().scrub(message))
 
 
+def warning(message: str) -> None:
+    """A warning a user must see (stderr, even with -q)."""
+    click.echo(cli_state().scrub(f"warning: {message}"), err=True)
+
+
 class _DropInterrupted(logging.Filter):
     """Optuna logs an interrupted trial as a failure with a traceback; tuner handles that
     case itself (the trial is queued again), so keep the noise out of the terminal."""
@@ -80,14 +84,18 @@ class _DropInterrupted(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        # Interrupted: handed back; _TakenAway: failed as stale by another worker, which
+        # queued it again. Neither is news, and tuner.worker logs its own line.
+        # (Another handler's pass of this filter may have dropped exc_info: kept aside.)
+        error = record.exc_info[1] if record.exc_info else getattr(record, "error", None)
+        if getattr(error, "handed_back", False):
+            return False
         if "failed with parameters" in message and not self.tracebacks:
             # One line per failed trial (its error is in the line); tuner says what it
             # does about it (handed back, queued again, given up).
+            record.error = error
             record.exc_info, record.exc_text = None, None
-        # Interrupted: handed back; _TakenAway: failed as stale by another worker, which
-        # queued it again. Neither is news, and tuner.worker logs its own line.
-        return ("Interrupted(" not in message and "_TakenAway(" not in message
-                and not message.endswith("failed with value None."))
+        return not message.endswith("failed with value None.")
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -127,10 +135,20 @@ class _PoolOneLine(logging.Filter):
 _POOL_ONE_LINE = _PoolOneLine()
 
 
-def _setup_logging(state: CliState) -> None:
+def _setup_logging(state: CliState, *, optuna_too: bool = True) -> None:
     """Log levels from this invocation's -v/-q. Handlers and filters are added once per
-    process; the levels are set on every call, so one call never inherits another's."""
+    process; the levels are set on every call, so one call never inherits another's.
+    ``optuna_too=False`` (a command that never imports Optuna) leaves Optuna alone."""
     import warnings
+
+    level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
+    if state.quiet:
+        level = logging.ERROR
+    root = logging.getLogger("tuner")
+    if not optuna_too:
+        _tuner_handler(root)
+        root.setLevel(level)
+        return
 
     import optuna
 
@@ -138,28 +156,29 @@ def _setup_logging(state: CliState) -> None:
     # "experimental" notice about them is not news to a user.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
-    level = {0: logging.WARNING, 1: logging.INFO}.get(state.verbose, logging.DEBUG)
-    if state.quiet:
-        level = logging.ERROR
     optuna.logging.set_verbosity(level)
     optuna.logging.disable_propagation()
     _DROP_INTERRUPTED.tracebacks = state.verbose >= 1
     for handler in logging.getLogger("optuna").handlers:
         if _DROP_INTERRUPTED not in handler.filters:
             handler.addFilter(_DROP_INTERRUPTED)
-    root = logging.getLogger("tuner")
     pool = logging.getLogger("sqlalchemy.pool")
     for logger in (root, pool):
-        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-            handler = _StderrHandler()
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
-                                                   "%Y-%m-%d %H:%M:%S"))
-            if logger is pool:
-                handler.addFilter(_POOL_ONE_LINE)
-            logger.addHandler(handler)
+        _tuner_handler(logger)
     pool.propagate = False  # else Python's last-resort handler prints it with its traceback
     _POOL_ONE_LINE.verbose = state.verbose >= 1
     root.setLevel(level)
+
+
+def _tuner_handler(logger: logging.Logger) -> None:
+    """Our stderr handler on ``logger``, once."""
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                               "%Y-%m-%d %H:%M:%S"))
+        if logger.name == "sqlalchemy.pool":
+            handler.addFilter(_POOL_ONE_LINE)
+        logger.addHandler(handler)
 
 
 # --- shared options ---------------------------------------------------------------------
@@ -200,10 +219,11 @@ def storage_url(option: str | None, from_spec: str | None = None) -> str:
 
 
 def open_reading(option: str | None):
-    """The storage a read-only command looks at (a missing SQLite file is an error)."""
-    from tuner.storage import open_storage
+    """The storage a read-only command looks at (`tuner.study_file.open_reading`), its
+    password masked in everything printed."""
+    from tuner.study_file import open_reading as open_for_reading
 
-    return open_storage(storage_url(option), heartbeat=False, create=False)
+    return open_for_reading(option, on_url=cli_state().remember)
 
 
 def remember_storage_secret(storage: str | None) -> None:
@@ -216,6 +236,11 @@ def remember_storage_secret(storage: str | None) -> None:
 
 def json_out(obj: Any) -> None:
     out(json.dumps(obj, indent=2, default=str))
+
+
+def json_option(help: str = "Machine-readable output.") -> Any:  # noqa: A002 - click's name
+    """``--json``, passed to the command as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
 
 
 class Bar:
@@ -251,9 +276,18 @@ class Bar:
 class TunerCommand(click.Command):
     """Sets logging up from -v/-q once every level's options are parsed."""
 
+    uses_optuna = True
+
     def invoke(self, ctx: click.Context) -> Any:
-        _setup_logging(cli_state(ctx))
+        _setup_logging(cli_state(ctx), optuna_too=self.uses_optuna)
         return super().invoke(ctx)
+
+
+class LeanCommand(TunerCommand):
+    """A command that never touches Optuna (`tuner predict`): its logging is set up
+    without importing it (~0.25 s)."""
+
+    uses_optuna = False
 
 
 class TunerGroup(click.Group):
@@ -268,18 +302,17 @@ class TunerGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            _fail(ctx, "interrupted", 130)
+            _fail(ctx, ["error: interrupted"], 130)
         except Exception as e:  # noqa: BLE001 - every error ends as one line
-            state = cli_state(ctx)
+            verbose = bool(cli_state(ctx).verbose)
             unexpected = not isinstance(e, TunerError)
-            if unexpected and state.verbose:
-                click.echo(state.scrub(traceback.format_exc()), err=True)
-            hint = " (run with -v for the traceback)" if unexpected and not state.verbose else ""
-            _fail(ctx, error_line(e) + hint, exit_code(e))
+            hint = " (run with -v for the traceback)" if unexpected and not verbose else ""
+            _fail(ctx, error_lines(e, error_line(e) + hint, verbose=verbose), exit_code(e))
 
 
-def _fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(cli_state(ctx).scrub(f"error: {message}"), err=True)
+def _fail(ctx: click.Context, lines: list[str], code: int) -> None:
+    for line in lines:
+        click.echo(cli_state(ctx).scrub(line), err=True)
     sys.exit(code)
 
 

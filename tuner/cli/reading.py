@@ -1,5 +1,5 @@
 """Commands that read a storage or a study file: `tuner study list|show|best|report|
-importance`, `tuner fingerprint`, `tuner dashboard`."""
+importance`, `tuner fingerprint`, `tuner split`, `tuner dashboard`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import click
 
 from tuner.cli.app import (
     cli,
+    cli_state,
     file_argument,
     info,
+    json_option,
     json_out,
     open_reading,
     out,
@@ -19,14 +21,14 @@ from tuner.cli.app import (
     storage_url,
     study,
     verbosity,
+    warning,
 )
-from tuner.errors import TunerError
 
 # --- inspecting ---------------------------------------------------------------------------
 
 @study.command("list")
 @storage_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @verbosity
 def study_list(storage: str | None, as_json: bool) -> None:
     """Every study in the storage, with its version, trial counts and best value."""
@@ -44,7 +46,7 @@ def study_list(storage: str | None, as_json: bool) -> None:
 @study.command("show")
 @click.argument("name")
 @storage_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @verbosity
 def study_show(name: str, storage: str | None, as_json: bool) -> None:
     """Counts by state, the best trial (alpha, beta in course notation), the fingerprints
@@ -60,7 +62,7 @@ def study_show(name: str, storage: str | None, as_json: bool) -> None:
 @study.command("best")
 @click.argument("name")
 @storage_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @verbosity
 def study_best(name: str, storage: str | None, as_json: bool) -> None:
     """The best trial of study NAME: value and parameters in course notation."""
@@ -74,15 +76,47 @@ def study_best(name: str, storage: str | None, as_json: bool) -> None:
 
 @cli.command("fingerprint")
 @file_argument
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @verbosity
 def fingerprint_cmd(file: Path, as_json: bool) -> None:
     """The data and hardware fingerprints of the study in FILE, with their components."""
-    from tuner.fingerprint import fingerprint_text, study_fingerprints
-    from tuner.spec import load_spec
+    from tuner.fingerprint import fingerprint_text
+    from tuner.study_file import open_study_file
 
-    fp = study_fingerprints(load_spec(file))
+    fp = open_study_file(file, read_only=True).fingerprints
     out(json.dumps(fp, indent=2, default=str) if as_json else fingerprint_text(fp))
+
+
+@cli.command("split")
+@file_argument
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write train.csv, validation.csv and test.csv into (made "
+                   "if missing).")
+@click.option("--force", is_flag=True, help="Overwrite the three files if they exist.")
+@json_option("Machine-readable output (each file's path and row count).")
+@verbosity
+def split_cmd(file: Path, out_dir: Path, force: bool, as_json: bool) -> None:
+    """Write the train, validation and test rows of the study in FILE as CSV files.
+
+    \b
+    The rows exactly as tuner splits them, so you can compare your own baselines on the
+    same rows, and `tuner predict MODEL DIR/test.csv` scores what `tuner train` scored.
+    A file or table: the rows as read (every column, the target included, before any
+    preprocessing), in source order; rows without a target are in no file. A built-in
+    dataset: scikit-learn's rows, its feature names as header, the class in `target`.
+    All three files are written, or none; existing ones are refused without --force.
+    """
+    from tuner.split_files import write_splits
+
+    result = write_splits(file, out_dir, force=force)
+    if as_json:
+        json_out(result.as_dict())
+        return
+    out(result.summary)
+    info(f"{result.study}: rows of {result.source}, split by {result.rule}"
+         + (f"; {result.dropped_rows:,} rows without a target in no file"
+            if result.dropped_rows else ""))
 
 
 # --- dashboard / report / importance ------------------------------------------------------
@@ -115,22 +149,20 @@ def dashboard_cmd(storage: str | None, host: str, port: int, artifacts: Path | N
     dashboard reads in WAL mode without taking the write lock the workers need.
     Prints the URL to open; Ctrl-C or SIGTERM stops it.
     """
-    from tuner.dashboard import is_loopback, run
-    from tuner.storage import default_artifact_dir, mask_url
+    from tuner.dashboard import run
+    from tuner.passwords import mask_url
+    from tuner.storage import default_artifact_dir
 
     url = storage_url(storage)
     artifact_dir = artifacts or default_artifact_dir(url)
-    if not is_loopback(host):
-        click.echo(f"warning: listening on {host}: the dashboard has no authentication; "
-                   "anyone who reaches this port can read, change and delete studies",
-                   err=True)
 
     def ready(dashboard) -> None:
         info(f"optuna-dashboard on {mask_url(url)}, artifacts in {artifact_dir}; "
              "Ctrl-C to stop")
         out(f"open {dashboard.url}")
 
-    why = run(url, host=host, port=port, artifact_dir=artifact_dir, ready=ready)
+    why = run(url, host=host, port=port, artifact_dir=artifact_dir, ready=ready,
+              warn=warning)
     info(f"dashboard stopped ({why})")
 
 
@@ -157,20 +189,15 @@ def study_report(name: str, output: Path, png_dir: Path | None, evaluator: str,
     the best value of every version side by side. plotly.js is embedded: the file opens
     with no network, as a CI artifact or an e-mail attachment.
     """
-    from tuner.report import build_report
-    from tuner.storage import open_storage
-    from tuner.versions import resolve_study
+    from tuner.report import report_study
 
-    url = storage_url(storage)
-    storage_obj = open_storage(url, heartbeat=False, create=False)
-    s = resolve_study(storage_obj, name)
-    result = build_report(storage_obj, s, output, png_dir=png_dir, evaluator=evaluator,
-                          storage_url=url)
+    result = report_study(name, output, storage=storage, png_dir=png_dir, evaluator=evaluator,
+                          on_url=cli_state().remember)
     data = result.data
     if data.empty:
-        info(f"{s.study_name} has no finished trial yet: the report says so")
+        info(f"{data.study} has no finished trial yet: the report says so")
     else:
-        info(f"{s.study_name}: {len(data.trials)} finished trials, "
+        info(f"{data.study}: {len(data.trials)} finished trials, "
              f"{len(result.figures)} figures")
     if data.importance.note:
         info(f"importance: {data.importance.note}")
@@ -182,7 +209,7 @@ def study_report(name: str, output: Path, png_dir: Path | None, evaluator: str,
 @click.argument("name")
 @_evaluator_option
 @storage_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @verbosity
 def study_importance(name: str, evaluator: str, storage: str | None, as_json: bool) -> None:
     """Which hyperparameters mattered in study NAME, from its complete trials.
@@ -196,9 +223,7 @@ def study_importance(name: str, evaluator: str, storage: str | None, as_json: bo
 
     storage_obj = open_reading(storage)
     s = resolve_study(storage_obj, name)
-    imp = param_importance(s, evaluator)
-    if not imp.n_trials:
-        raise TunerError(f"study {s.study_name!r} has no complete trial yet: nothing to rank")
+    imp = param_importance(s, evaluator, need_trials=True)
     if as_json:
         json_out({"study": s.study_name, **imp.as_dict()})
         return

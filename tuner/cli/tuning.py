@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import traceback
 from pathlib import Path
 
 import click
@@ -17,6 +16,7 @@ from tuner.cli.app import (
     file_argument,
     files_argument,
     info,
+    json_option,
     json_out,
     out,
     remember_storage_secret,
@@ -24,9 +24,14 @@ from tuner.cli.app import (
     study,
     verbosity,
 )
-from tuner.errors import TunerError
+from tuner.errors import error_lines
 
 # --- study run / worker -------------------------------------------------------------------
+
+# tuner.spec.SAMPLERS, spelled out so that `--help` does not import the study-file parser
+# (and numpy); tests/cli/test_app.py checks the two agree.
+SAMPLER_CHOICE = click.Choice(["tpe", "random", "grid", "cmaes", "qmc"])
+
 
 def _jobs(ctx: click.Context, _param: click.Parameter, value: str) -> int | str:
     if value == "auto":
@@ -53,8 +58,7 @@ def _jobs(ctx: click.Context, _param: click.Parameter, value: str) -> int | str:
 @click.option("--jobs", default="1", callback=_jobs, metavar="N|auto", show_default=True,
               help="Trials at once, each in its own process. 'auto' decides from the cores, "
                    "memory and model size (caviar: many at once; panda: one, all cores).")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
-              help="Override [sampler] name.")
+@click.option("--sampler", type=SAMPLER_CHOICE, help="Override [sampler] name.")
 @click.option("--seed", type=int, help="Override [sampler] seed.")
 @verbosity
 def study_run(file: Path, storage: str | None, n_trials: int | None, timeout: float | None,
@@ -87,8 +91,7 @@ def study_run(file: Path, storage: str | None, n_trials: int | None, timeout: fl
               help="Stop starting new trials after S seconds.")
 @click.option("--worker-index", type=click.IntRange(min=0), hidden=True)
 @click.option("--seed", type=int, hidden=True)
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes", "qmc"]),
-              hidden=True)
+@click.option("--sampler", type=SAMPLER_CHOICE, hidden=True)
 @verbosity
 def worker_cmd(file: Path, storage: str | None, timeout: float | None,
                worker_index: int | None, seed: int | None, sampler: str | None) -> None:
@@ -116,11 +119,12 @@ def worker_cmd(file: Path, storage: str | None, timeout: float | None,
 @files_argument
 @storage_option
 @click.option("--force", is_flag=True,
-              help="Create and tune a new version even when nothing changed (reason: forced).")
+              help="Create and tune a new version even when nothing changed (reason: "
+                   "forced), once the newest is finished; while it is unfinished, join it "
+                   "as a worker (so concurrent --force runs make one version).")
 @click.option("--dry-run", is_flag=True,
               help="Say what would happen for each file; write nothing to the storage.")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON list on stdout, an object per file (the lines go to stderr).")
+@json_option("One JSON list on stdout, an object per file (the lines go to stderr).")
 @verbosity
 def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_run: bool,
                as_json: bool) -> None:
@@ -154,19 +158,15 @@ def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_ru
 
     def on_error(e: BaseException, line: str) -> None:
         tracker.close()
-        if not isinstance(e, TunerError) and state.verbose:
-            click.echo(state.scrub(traceback.format_exc()), err=True)
-        click.echo(state.scrub(f"error: {line}"), err=True)
+        for text in error_lines(e, line, verbose=bool(state.verbose)):
+            click.echo(state.scrub(text), err=True)
 
     stop = threading.Event()
     with stop_on_signals(stop):
         try:
-            # One file: its error is the command's (one line and the exit code, from the
-            # group); several: each file's error is reported and the others go on.
             batch = retune_files(files, storage, force=force, dry_run=dry_run, stop=stop,
-                                 emit=emit, on_trial=tracker.on_trial,
-                                 on_error=None if len(files) == 1 and not as_json
-                                 else on_error)
+                                 emit=emit, on_trial=tracker.on_trial, on_error=on_error,
+                                 every_file=as_json)
         finally:
             tracker.close()
     if as_json:
@@ -192,16 +192,9 @@ def schedule_cmd(cron: str, files: tuple[Path, ...], storage: str | None,
     an error in one study is logged and the others, and the next tick, go on. SIGTERM or
     Ctrl-C: the running trial finishes its epoch and goes back to the queue, exit 0.
     """
-    from tuner.schedule import check_cron, run_schedule
-    from tuner.spec import load_spec
-    from tuner.storage import resolve_storage_url
+    from tuner.schedule import run_schedule
     from tuner.worker import stop_on_signals
 
-    check_cron(cron)
-    for file in files:
-        spec = load_spec(file)  # a typo in a path or a file is bad input now, not at 03:00
-        # Likewise a storage TUNER_REQUIRE_STORAGE=1 refuses (the Docker stack's scheduler).
-        resolve_storage_url(storage, spec.storage)
     remember_storage_secret(storage)
     stop = threading.Event()
     with stop_on_signals(stop):

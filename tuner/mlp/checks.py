@@ -49,8 +49,8 @@ class NotFittedError(TunerError, ValueError):
 
 
 def check_params(estimator: Any) -> dict[str, Any]:
-    """Check every hyperparameter of an `MLPClassifierBN`; return them normalized
-    (Python scalars, the dtype a numpy dtype)."""
+    """Check every hyperparameter of an `MLPClassifierBN` or `MLPRegressorBN`; return
+    them normalized (Python scalars, the dtype a numpy dtype)."""
 
     def number(name: str, low: float, high: float, low_ok: bool) -> float:
         value = getattr(estimator, name)
@@ -95,6 +95,9 @@ def check_params(estimator: Any) -> dict[str, Any]:
         isinstance(estimator.seed, bool) or not isinstance(estimator.seed, (int, np.integer))
     ):
         raise ValueError(f"seed must be an integer or None, got {estimator.seed!r}")
+    extra = {}
+    if hasattr(estimator, "class_weight"):  # the classifier's
+        extra["class_weight"] = _class_weight(estimator.class_weight)
     return {
         "hidden": tuple(int(u) for u in hidden),
         "learning_rate": number("learning_rate", 0.0, math.inf, low_ok=False),
@@ -106,7 +109,23 @@ def check_params(estimator: Any) -> dict[str, Any]:
         "seed": None if estimator.seed is None else int(estimator.seed),
         "dtype": np.dtype(dtype),
         "use_batchnorm": bool(estimator.use_batchnorm),
+        **extra,
     }
+
+
+def _class_weight(value: Any) -> str | dict | None:
+    """None, "balanced", or a dict {label: weight >= 0} (scikit-learn's forms)."""
+    if value is None or (isinstance(value, str) and value == "balanced"):
+        return value
+    if isinstance(value, dict):
+        for label, weight in value.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
+                    or not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"class_weight of class {label!r} must be a finite number "
+                                 f">= 0, got {weight!r}")
+        return dict(value)
+    raise ValueError(f"class_weight must be None, 'balanced' or a dict {{class: weight}}, "
+                     f"got {value!r}")
 
 
 def check_X(X: Any, dtype: np.dtype, name: str = "X") -> np.ndarray:

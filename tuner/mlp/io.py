@@ -1,11 +1,18 @@
-"""The model file: an npz archive without pickles, written and read here.
+"""The network's file: an npz archive without pickles, written and read here
+(`MLPCore.save` and `MLPCore.load` are `save` and `load`).
 
-A file holds `theta`, every parameter in one flat vector (see `parameter_shapes`),
-`running`, the BN running statistics (mean0, var0, mean1, ...), `classes`, the labels
-(a unicode array for strings), extra arrays under `extra/NAME` (`tuner train` stores
-its scaler as `scaler_mean` and `scaler_scale`), and `__tuner_meta__`, a 0-d unicode
-array of JSON: format name and version, hyperparameters, labels and their kind, the
-training history.
+A file holds `theta`, every parameter in one flat vector (see
+`tuner.mlp.network.parameter_shapes`), `running`, the BN running statistics (mean0,
+var0, mean1, ...), `classes`, the labels (a unicode array for strings), the caller's
+extra arrays under `extra/NAME`, carried as they are (what they mean is the caller's
+business: `tuner.model_file` keeps the application's preprocessing there), and
+`__tuner_meta__`, a 0-d unicode array of JSON: format name and version,
+hyperparameters, labels and their kind, the training history.
+
+Format version 2 adds regressors: metadata ``task = "regression"`` with the target's
+``target_mean`` and ``target_scale``, an empty ``classes`` array and one output. A
+classifier is still written as version 1 (its file is unchanged, and an older tuner
+reads it); a file without ``task`` is a classifier.
 
 A model file may come from anywhere, so `read` trusts nothing in it: every array's
 size is read from its header and checked against the bytes the archive really holds
@@ -19,27 +26,33 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from tuner.errors import TunerError
+from tuner.mlp.checks import check_params
+from tuner.mlp.network import parameter_shapes
+
+# An `MLPCore` (tuner/mlp/model.py) or a subclass; not imported, even for type hints:
+# the model imports this module.
+Model = TypeVar("Model")
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFile",
     "ModelFormatError",
-    "parameter_shapes",
+    "load",
     "read",
+    "save",
     "write",
 ]
 
 FORMAT_NAME = "tuner.mlp"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this reads; a classifier is written as 1
 META_KEY = "__tuner_meta__"
 EXTRA_PREFIX = "extra/"
 _FLOATS = ("float32", "float64")
@@ -47,23 +60,6 @@ _FLOATS = ("float32", "float64")
 
 class ModelFormatError(TunerError, ValueError):
     """A file is not a model saved by `MLPClassifierBN.save`, or is too new to read."""
-
-
-def parameter_shapes(
-    n_features: int, hidden: Sequence[int], n_classes: int, batchnorm: bool
-) -> list[tuple[str, tuple[int, ...]]]:
-    """Names and shapes of the parameters, in their order in `theta` (memory and file).
-
-    W0, gamma0, beta0 (or b0 without batch norm), W1, ..., then W_out and b_out.
-    """
-    sizes = (n_features, *hidden)
-    shapes: list[tuple[str, tuple[int, ...]]] = []
-    for i, (fan_in, units) in enumerate(pairwise(sizes)):
-        shapes.append((f"W{i}", (fan_in, units)))
-        shapes += [(f"gamma{i}", (units,)), (f"beta{i}", (units,))] if batchnorm else [
-            (f"b{i}", (units,))
-        ]
-    return shapes + [("W_out", (sizes[-1], n_classes)), ("b_out", (n_classes,))]
 
 
 @dataclass(frozen=True)
@@ -78,6 +74,8 @@ class ModelFile:
     n_epochs: int
     history: list[dict[str, Any]]
     extra: dict[str, np.ndarray]
+    task: str = "classification"
+    target: tuple[float, float] | None = None  # a regressor's target mean and scale
 
 
 def write(
@@ -91,8 +89,10 @@ def write(
     n_epochs: int,
     history: list[dict[str, Any]],
     extra: Mapping[str, Any],
+    target: tuple[float, float] | None = None,
 ) -> None:
-    """Write a model to `path` exactly (no ".npz" appended); `params` JSON-ready."""
+    """Write a model to `path` exactly (no ".npz" appended); `params` JSON-ready.
+    ``target``: a regressor's target mean and scale (then ``classes`` is empty)."""
     if classes.dtype.kind not in "biufU":
         raise ValueError(f"cannot save class labels of dtype {classes.dtype}")
     arrays = {"theta": theta, "running": running, "classes": classes}
@@ -105,7 +105,7 @@ def write(
         arrays[EXTRA_PREFIX + name] = value
     meta = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if target is None else 2,
         "params": dict(params),
         "n_features_in": int(n_features_in),
         "classes": classes.tolist(),
@@ -113,6 +113,9 @@ def write(
         "n_epochs": int(n_epochs),
         "history": history,
     }
+    if target is not None:
+        meta.update(task="regression", target_mean=float(target[0]),
+                    target_scale=float(target[1]))
     arrays[META_KEY] = np.array(json.dumps(meta))
     with open(path, "wb") as f:
         np.savez(f, **arrays)
@@ -198,10 +201,26 @@ def _expected_shapes(meta: dict, arrays: dict, where: str) -> dict[str, tuple[in
         if name not in arrays:
             raise damaged(f"no {name} array")
     classes_shape = arrays["classes"][0]
-    if len(classes_shape) != 1 or classes_shape[0] < 2:
-        raise damaged(f"classes must be a 1-D array of 2 or more labels, got shape {classes_shape}")
+    task = meta.get("task", "classification")
+    if task == "regression":
+        if meta["format_version"] < 2 or classes_shape != (0,):
+            raise damaged("a regressor's file must be format 2 with no classes")
+        for key in ("target_mean", "target_scale"):
+            value = meta.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value)) or (key == "target_scale" and value <= 0):
+                raise damaged(f"{key} must be a finite number (a positive scale), got "
+                              f"{value!r}"[:300])
+        n_outputs = 1
+    elif task == "classification":
+        if len(classes_shape) != 1 or classes_shape[0] < 2:
+            raise damaged(f"classes must be a 1-D array of 2 or more labels, got shape "
+                          f"{classes_shape}")
+        n_outputs = classes_shape[0]
+    else:
+        raise damaged(f"task must be 'classification' or 'regression', got {task!r}"[:300])
     batchnorm = params["use_batchnorm"]
-    shapes = parameter_shapes(n_features, hidden, classes_shape[0], batchnorm)
+    shapes = parameter_shapes(n_features, hidden, n_outputs, batchnorm)
     return {
         "theta": (sum(math.prod(shape) for _, shape in shapes),),
         "running": (2 * sum(hidden) if batchnorm else 0,),
@@ -215,7 +234,7 @@ def read(path: str | os.PathLike) -> ModelFile:
     Raises:
         ModelFormatError: the file is not a tuner model, was written by a newer tuner,
             or holds anything `write` would not have written (wrong or absurd sizes,
-            non-finite weights, a scaler that would divide by zero).
+            non-finite weights); the extra arrays are not looked into.
     """
     where = os.fspath(path)
     try:
@@ -270,7 +289,7 @@ def _checked(meta: dict, arrays: dict[str, np.ndarray], where: str) -> ModelFile
             if (running[start + units : start + 2 * units] < 0).any():
                 raise damaged("a running variance is negative")
             start += 2 * units
-    if classes.dtype.kind not in "biufU":
+    if classes.size and classes.dtype.kind not in "biufU":
         raise damaged(f"class labels of dtype {classes.dtype}")
     if classes.dtype.kind == "f" and not np.isfinite(classes).all():
         raise damaged("a class label is NaN or infinity")
@@ -279,20 +298,86 @@ def _checked(meta: dict, arrays: dict[str, np.ndarray], where: str) -> ModelFile
         for name, value in arrays.items()
         if name.startswith(EXTRA_PREFIX)
     }
-    for name in ("scaler_mean", "scaler_scale"):  # the scaler `tuner train` stores
-        value = extra.get(name)
-        if value is None or value.dtype.kind not in "iuf":
-            continue  # absent or not numbers: tuner.predict.load_model says so
-        if not np.isfinite(value).all():
-            raise damaged(f"{name} holds NaN or infinity")
-        if name == "scaler_scale" and not (value > 0).all():
-            raise damaged("scaler_scale has a zero or negative entry")
     n_epochs, history = meta.get("n_epochs"), meta.get("history")
     if not _positive_int(n_epochs) or not isinstance(history, list) or not all(
         isinstance(h, dict) and isinstance(h.get("train_loss"), (int, float)) for h in history
     ):
         raise damaged("n_epochs or history is not what tuner writes")
+    task = meta.get("task", "classification")
+    target = None
+    if task == "regression":
+        target = (float(meta["target_mean"]), float(meta["target_scale"]))
     return ModelFile(
         params=params, n_features_in=meta["n_features_in"], classes=classes, theta=theta,
-        running=running, n_epochs=n_epochs, history=history, extra=extra,
+        running=running, n_epochs=n_epochs, history=history, extra=extra, task=task,
+        target=target,
     )  # fmt: skip
+
+
+# --- the estimator's side ---------------------------------------------------------------
+
+
+def save(model: Any, path: str | os.PathLike, extra: Mapping[str, Any]) -> None:
+    """Write a fitted `MLPCore` or `MLPRegressorCore` (its network, classes or target
+    scaling, and history) and `extra`."""
+    p, net = model._p, model._network
+    params = {**p, "hidden": list(p["hidden"]), "dtype": p["dtype"].name}
+    if params.get("class_weight") is None:
+        params.pop("class_weight", None)  # unweighted: the file an older tuner reads
+    elif isinstance(params["class_weight"], dict):  # JSON keys are text: keep the labels
+        params["class_weight"] = [[_plain(c), float(w)] for c, w in
+                                  params["class_weight"].items()]
+    regressor = model._TASK == "regression"
+    classes = np.zeros(0) if regressor else model.classes_
+    target = (model.target_mean_, model.target_scale_) if regressor else None
+    write(
+        path, theta=net.theta, running=net.running, classes=classes,
+        params=params, n_features_in=model.n_features_in_, n_epochs=model.n_epochs_,
+        history=model.history_, extra=extra, target=target,
+    )  # fmt: skip
+
+
+def _plain(label: Any) -> Any:
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def load(cls: type[Model] | Mapping[str, type[Model]], path: str | os.PathLike) -> Model:
+    """A fitted model from a file `save` wrote; the extra arrays are in its `extra_`
+    dict. ``cls`` is the class (`MLPCore`, `MLPRegressorCore` or a subclass), or a
+    mapping from the task ("classification", "regression") to the class to make.
+
+    Raises:
+        ModelFormatError: also when the file holds a model of another task than ``cls``.
+    """
+    f = read(path)
+    where = os.fspath(path)
+    if isinstance(cls, Mapping):
+        cls = cls[f.task]
+    elif getattr(cls, "_TASK", "classification") != f.task:
+        raise ModelFormatError(f"{where} holds a {f.task} model, not a "
+                               f"{cls._TASK} one: load it with the {f.task} class")
+    try:
+        params = dict(f.params, hidden=tuple(f.params["hidden"]))
+        if f.task == "regression":
+            params.pop("class_weight", None)
+        elif isinstance(params.get("class_weight"), list):
+            params["class_weight"] = {c: w for c, w in params["class_weight"]}
+        clf = cls(**params)
+        clf._p = check_params(clf)
+    except (TypeError, ValueError) as e:
+        raise ModelFormatError(f"{where} is a damaged tuner model file: {e}") from e
+    if f.task == "regression":
+        assert f.target is not None
+        clf._new_network(f.n_features_in, 1)
+        clf.target_mean_, clf.target_scale_ = f.target
+    else:
+        clf._new_network(f.n_features_in, f.classes.shape[0])
+        clf.classes_ = f.classes
+    clf._network.theta[...] = f.theta
+    clf._network.running[...] = f.running
+    clf.n_features_in_ = f.n_features_in
+    clf.n_epochs_ = f.n_epochs
+    clf.history_ = f.history
+    clf.loss_curve_ = [h["train_loss"] for h in f.history]
+    clf.extra_ = f.extra
+    return clf

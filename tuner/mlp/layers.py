@@ -3,9 +3,9 @@
 Each layer is `*_forward(...) -> (out, cache)` and `*_backward(dout, cache)` returns
 one gradient per input; the cache holds only what the backward pass reads. Every
 function works in float32 or float64 and is vectorized over the mini-batch (DESIGN
-idea 6). tests/test_mlp_layers.py checks each gradient against centred differences.
+idea 6). tests/mlp/test_layers.py checks each gradient against centred differences.
 
-Speed: `MLPClassifierBN.fit` calls these on arrays it allocated once per fit, so
+Speed: the network (tuner/mlp/network.py) calls these on arrays allocated once per fit, so
 most functions take optional `out=` arrays (as numpy's ufuncs do) and scratch space;
 left out, they allocate, and the functions read like the math. Two layout tricks:
 
@@ -33,11 +33,11 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy_backward",
     "softmax_cross_entropy_forward",
+    "squared_error_backward",
+    "squared_error_forward",
 ]
 
 _VECTORS: dict[tuple[int, np.dtype, bool], np.ndarray] = {}
-# Integers of the width of each float type: ReLU's derivative is kept as a bit mask.
-_BITS = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
 
 
 def _column_weights(m: int, dtype: np.dtype, mean: bool = False) -> np.ndarray:
@@ -161,24 +161,19 @@ def relu_forward(
     """ReLU, `max(x, 0)` elementwise.
 
     Args:
-        x: inputs of shape (m, n), float32 or float64, C-contiguous.
+        x: inputs of shape (m, n), float32 or float64.
         out: optional array of shape (m, n) for the result; may be x itself.
         zeros: optional read-only zeros of shape (m, n): numpy's maximum against an
             array is several times faster than against the scalar 0.
-        mask: optional integer array of shape (m, n) and x's width for the cache.
+        mask: optional boolean array of shape (m, n) for the cache.
 
     Returns:
         out: max(x, 0), shape (m, n).
-        cache: mask, an integer array of shape (m, n) with all bits set where x > 0
-            and none elsewhere: ReLU's derivative, applied by a bitwise and.
+        cache: mask, True where x > 0: ReLU's derivative. A boolean is a quarter of a
+            float32's memory, and is made while `out` is still in cache.
     """
     out = np.maximum(x, 0.0 if zeros is None else zeros, out=out)
-    bits = _BITS[out.dtype] if mask is None else mask.dtype
-    # out >= 0, so its bits read as an integer are > 0 exactly where out > 0, and
-    # there -bits >> (width - 1) is all ones; elsewhere it is 0. Made while out is in cache.
-    mask = np.negative(out.view(bits), out=mask)
-    np.right_shift(mask, bits.itemsize * 8 - 1, out=mask)
-    return out, mask
+    return out, np.greater(out, 0.0, out=mask)
 
 
 def relu_backward(
@@ -187,21 +182,14 @@ def relu_backward(
     """Gradient of `relu_forward`: dout where x > 0, else 0.
 
     Args:
-        dout: upstream gradient, shape (m, n), C-contiguous.
+        dout: upstream gradient, shape (m, n).
         cache: the mask returned by `relu_forward`.
         out: optional array of shape (m, n) for the result; may be dout itself.
 
     Returns:
-        dx: d loss / d x, shape (m, n).
+        dx: d loss / d x, shape (m, n), in dout's dtype.
     """
-    mask = cache
-    d_bits = dout.view(mask.dtype)
-    if out is dout:
-        np.bitwise_and(d_bits, mask, out=d_bits)
-        return dout
-    dx = np.empty_like(dout) if out is None else out
-    np.bitwise_and(d_bits, mask, out=dx.view(mask.dtype))
-    return dx
+    return np.multiply(dout, cache, out=out, dtype=dout.dtype)
 
 
 # --------------------------------------------------------------- batch norm
@@ -343,54 +331,102 @@ def _exp_shifted(
 
 
 def softmax_cross_entropy_forward(
-    logits: np.ndarray, Y: np.ndarray, *, q: float = 1.0, overwrite_logits: bool = False
+    logits: np.ndarray,
+    Y: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    overwrite_logits: bool = False,
 ) -> tuple[float, tuple]:
-    """Mean cross-entropy of softmax(logits) against one-hot targets.
+    """Mean cross-entropy of softmax(logits) against one-hot targets, each row weighted
+    by ``weights`` if given (class weights: `class_weight = "balanced"`).
 
     Args:
         logits: scores of shape (m, k): m rows, k classes; any memory order.
-        Y: one-hot targets of shape (m, k), times the constant q.
-        q: the factor in Y, > 0. The model scales its one-hot labels once per fit
-            by the optimizer's step size, so the backward pass takes no extra pass.
+        Y: one-hot targets of shape (m, k), any memory order.
+        weights: optional (m,) weight of each row; the loss stays a sum over rows divided
+            by m, so weights averaging 1 keep its scale.
         overwrite_logits: compute in logits' memory instead of allocating.
 
     Returns:
-        loss: -mean_i log softmax(logits_i)[y_i], a Python float (NaN or inf when
-            the logits are).
-        cache: (e, s, Y, q, axis): exp(logits - max) and its sums over classes,
-            in the layout `_exp_shifted` picks, and the class axis.
+        loss: -sum_i w_i log softmax(logits_i)[y_i] / m (w_i = 1 without weights), a
+            Python float (NaN or inf when the logits are).
+        cache: (e, s, Y, axis, weights): exp(logits - max) and its sums over classes, in
+            the layout `_exp_shifted` picks, the (weighted) targets, the class axis, and
+            the weights in that layout (or None).
     """
     m = logits.shape[0]
+    if weights is not None:
+        Y = Y * weights[:, None]  # w_i * onehot_i: picks w_i * (logit - max) below
     e, s, axis, picked = _exp_shifted(logits, overwrite_logits, Y)
-    loss = (float(np.add.reduce(np.log(s), axis=None)) - picked / q) / m
-    return loss, (e, s, Y, q, axis)
+    log_s = np.log(s)
+    if weights is None:
+        loss = (float(np.add.reduce(log_s, axis=None)) - picked) / m
+        return loss, (e, s, Y, axis, None)
+    w = weights[None, :] if axis == 0 else weights[:, None]
+    loss = (float(np.vdot(log_s, w)) - picked) / m
+    return loss, (e, s, Y, axis, w)
 
 
 def softmax_cross_entropy_backward(
-    dloss: float, cache: tuple, *, out: np.ndarray | None = None
+    cache: tuple, *, out: np.ndarray | None = None
 ) -> np.ndarray:
-    """Gradient of `softmax_cross_entropy_forward`: dloss * (softmax - onehot) / m.
+    """Gradient of `softmax_cross_entropy_forward`: w * (softmax - onehot) / m.
+
+    The loss is the end of the network, so there is no upstream gradient: this is
+    d loss / d logits itself.
 
     Args:
-        dloss: upstream gradient of the loss, a scalar: the model passes the
-            optimizer's `learning_rate * (1 - momentum)`, so gradients arrive scaled.
-        cache: the cache returned by `softmax_cross_entropy_forward`.
+        cache: the cache returned by `softmax_cross_entropy_forward`; spent (its sums
+            are overwritten).
         out: optional array of shape (m, k) for the result; may be the logits that
             were overwritten.
 
     Returns:
         dlogits: d loss / d logits, shape (m, k).
     """
-    e, s, Y, q, axis = cache
+    e, s, Y, axis, w = cache
     m = e.shape[1 - axis]
     Yv = Y.T if axis == 0 else Y
     d = None if out is None else (out.T if axis == 0 else out)
-    d = np.multiply(e, np.divide(q, s, out=s), out=d)  # q * softmax (s is spent)
-    d -= Yv  # q * (softmax - onehot)
-    factor = dloss / (m * q)  # 1 for the model's full batches
-    if factor != 1.0:
-        d *= factor
+    d = np.multiply(e, np.reciprocal(s, out=s), out=d)  # softmax
+    if w is not None:
+        d *= w  # Yv already holds w * onehot
+    d -= Yv
+    d *= 1.0 / m  # a Python float: float32 stays float32
     return d.T if axis == 0 else d
+
+
+# ------------------------------------------------------------ squared error
+
+
+def squared_error_forward(
+    pred: np.ndarray, y: np.ndarray, *, overwrite_pred: bool = False
+) -> tuple[float, tuple]:
+    """Mean squared error of a linear output against real targets (regression).
+
+    Args:
+        pred: the network's outputs, shape (m, k) (k = 1: one target).
+        y: targets of shape (m, k).
+        overwrite_pred: compute the residuals in pred's memory instead of allocating.
+
+    Returns:
+        loss: sum((pred - y)**2) / m, a Python float (NaN or inf when pred is).
+        cache: (r,): the residuals pred - y.
+    """
+    m = pred.shape[0]
+    r = np.subtract(pred, y, out=pred if overwrite_pred else None)
+    return float(np.vdot(r, r)) / m, (r,)
+
+
+def squared_error_backward(cache: tuple, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Gradient of `squared_error_forward`: 2 (pred - y) / m, d loss / d pred itself.
+
+    Args:
+        cache: the cache returned by `squared_error_forward`.
+        out: optional (m, k) array for the result; may be the residuals' own memory.
+    """
+    (r,) = cache
+    return np.multiply(r, 2.0 / r.shape[0], out=out)
 
 
 def softmax(logits: np.ndarray, *, overwrite_logits: bool = False) -> np.ndarray:

@@ -1,50 +1,26 @@
-"""`MLPCore`: the layers of `tuner.mlp.layers` composed into a classifier.
+"""`MLPCore`: the classifier, as a scikit-learn-style estimator without scikit-learn.
 
-`MLPCore` is the whole model and imports nothing from scikit-learn, so the tuning path
-(`tuner.objective`) starts without scikit-learn's import (~0.5-2 s: it pulls in
-scipy.stats). `MLPClassifierBN` (tuner/mlp/estimator.py) is the same class with
-scikit-learn's `BaseEstimator`/`ClassifierMixin` added, for `clone`, `GridSearchCV` and
-the public API (``from tuner.mlp import MLPClassifierBN`` imports it on first use).
+It checks hyperparameters and data (`tuner.mlp.checks`), builds the `Network`
+(tuner/mlp/network.py: parameter layout, forward/backward, logits), trains it
+(tuner/mlp/fitting.py: epochs, shuffling, divergence, `on_epoch`; the optimizer is
+tuner/mlp/optimizer.py), predicts, and saves and loads through tuner/mlp/io.py.
 
-A hidden layer is
-
-    z = a_prev @ W            (no bias: BN's learned shift `beta` replaces it)
-    a = relu(gamma * (z - mean) / sqrt(var + eps) + beta)
-
-and the output layer is an affine map with bias, a softmax and the cross-entropy.
-In training, `mean` and `var` are the mini-batch's; at prediction they are
-exponentially weighted averages of the mini-batch statistics seen in training
-(DESIGN idea 5), so a row's prediction never depends on the rest of its batch.
-
-Speed (DESIGN idea 6). At the sizes we tune, numpy's per-call overhead and its
-passes over memory cost more than the matmuls, so a mini-batch step makes as few
-numpy calls and passes as it can (benchmarks/mlp_speed.py measures it):
-
-- every trainable array is a view into one flat vector `theta`, and every gradient
-  a view into one flat vector the layers write in place (`out=`), so the momentum
-  update of the whole network is three in-place operations and the epoch's
-  finiteness check one `np.isfinite(theta).all()`;
-- the optimizer's step factor `learning_rate * (1 - momentum)` is the upstream
-  gradient of the loss, and the one-hot labels are pre-scaled to match: the
-  gradients arrive scaled, at no cost;
-- every array a step writes is allocated once per fit (`_workspace`);
-- the data are shuffled once per epoch with one gather, and sliced per batch;
-- the logits are kept transposed (k, m), so the softmax reduces over contiguous rows;
-- the running statistics of all layers live in one flat vector, updated in three
-  operations per step.
+`MLPCore` imports nothing from scikit-learn, so the tuning path (`tuner.objective`)
+starts without scikit-learn's import (~0.5-2 s: it pulls in scipy.stats).
+`MLPClassifierBN` (tuner/mlp/estimator.py) is the same class with scikit-learn's
+`BaseEstimator`/`ClassifierMixin` added, for `clone`, `GridSearchCV` and the public API
+(``from tuner.mlp import MLPClassifierBN`` imports it on first use).
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from tuner.mlp import io
+from tuner.metrics import CLASSIFICATION, classification_scores
+from tuner.mlp.base import MLPBase
 from tuner.mlp.checks import (
     DivergedError,
     NotFittedError,
@@ -53,63 +29,13 @@ from tuner.mlp.checks import (
     check_X,
     check_y,
 )
-from tuner.mlp.io import ModelFormatError
-from tuner.mlp.layers import (
-    affine_backward,
-    affine_forward,
-    batchnorm_backward,
-    batchnorm_forward,
-    batchnorm_inference,
-    linear_backward,
-    linear_forward,
-    relu_backward,
-    relu_forward,
-    softmax,
-    softmax_cross_entropy_backward,
-    softmax_cross_entropy_forward,
-)
+from tuner.mlp.fitting import one_hot, run_epochs
+from tuner.mlp.layers import softmax, softmax_cross_entropy_forward
 
-__all__ = ["DivergedError", "MLPCore", "NotFittedError"]
-
-# A mean training loss this many times worse than guessing uniformly is divergence.
-_DIVERGENCE_FACTOR = 100.0
+__all__ = ["DivergedError", "MLPCore", "NotFittedError", "check_metrics", "row_weights"]
 
 
-@dataclass(slots=True)
-class _Hidden:
-    """A hidden layer's parameters and gradients: views into `_theta` and `_grad`."""
-
-    W: np.ndarray
-    dW: np.ndarray
-    gamma: np.ndarray | None  # with batch norm
-    dgamma: np.ndarray | None
-    beta: np.ndarray | None
-    dbeta: np.ndarray | None
-    b: np.ndarray | None  # without batch norm
-    db: np.ndarray | None
-    running: np.ndarray | None  # (2, n): running mean and variance, a view of `_running`
-    stats: tuple[np.ndarray, np.ndarray] | None  # this batch's (mean, var), in `_batch_stats`
-
-
-@dataclass(slots=True)
-class _Buffers:
-    """The (m, n) arrays a training step writes for one hidden layer."""
-
-    z: np.ndarray  # a_prev @ W, then z - mean
-    a: np.ndarray  # the activation
-    da: np.ndarray  # d loss / d a, then dz in place
-    zeros: np.ndarray  # for ReLU
-    work: np.ndarray  # batch norm's scratch
-    mask: np.ndarray  # ReLU's cache
-
-
-@dataclass(slots=True)
-class _Workspace:
-    hidden: list[_Buffers]
-    logits: np.ndarray  # (m, k), the view of a (k, m) array
-
-
-class MLPCore:
+class MLPCore(MLPBase):
     """MLP classifier: hidden layers Linear(no bias) -> BatchNorm -> ReLU, softmax out.
 
     Trained by mini-batch gradient descent with momentum on the mean cross-entropy:
@@ -129,6 +55,11 @@ class MLPCore:
         seed: seeds the one generator that drives initialization and shuffling.
         dtype: "float32" (default, fast) or "float64".
         use_batchnorm: False gives hidden layers `a_prev @ W + b` -> ReLU instead.
+        class_weight: None; "balanced": each row's cross-entropy weighted by
+            n / (k * rows of its class) in the training rows, so every class weighs
+            as much in the loss however rare (scikit-learn's "balanced"); or a dict
+            {label: weight} (1 for a label left out). The row weights are rescaled to
+            average 1 over the training rows, so the learning rate keeps its meaning.
 
     Fitted attributes (lists run from the first hidden layer to the output):
         coefs_: weight matrices, hidden then output.
@@ -152,191 +83,11 @@ class MLPCore:
         seed: int | None = 0,
         dtype: str = "float32",
         use_batchnorm: bool = True,
+        class_weight: str | None = None,
     ) -> None:
-        self.hidden = hidden
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.eps = eps
-        self.bn_decay = bn_decay
-        self.seed = seed
-        self.dtype = dtype
-        self.use_batchnorm = use_batchnorm
-
-    # ------------------------------------------------------------- structure
-
-    def _build(self, n_features: int, n_classes: int) -> None:
-        """Lay out parameters, gradients and running statistics as flat vectors."""
-        p = self._p
-        dtype, bn = p["dtype"], p["use_batchnorm"]
-        shapes = io.parameter_shapes(n_features, p["hidden"], n_classes, bn)
-        total = sum(math.prod(shape) for _, shape in shapes)
-        self._theta = np.zeros(total, dtype=dtype)
-        self._grad = np.zeros(total, dtype=dtype)
-        self._slices: dict[str, tuple[slice, tuple[int, ...]]] = {}
-        start = 0
-        for name, shape in shapes:
-            size = math.prod(shape)
-            self._slices[name] = (slice(start, start + size), shape)
-            start += size
-
-        units_total = sum(p["hidden"]) if bn else 0
-        self._running = np.zeros(2 * units_total, dtype=dtype)  # [mean_0, var_0, mean_1, ...]
-        self._batch_stats = np.zeros(2 * units_total, dtype=dtype)
-        self._hidden: list[_Hidden] = []
-        offset = 0
-        for i, units in enumerate(p["hidden"]):
-            param = {k: self._view(self._theta, f"{k}{i}") for k in ("W", "gamma", "beta", "b")}
-            grad = {k: self._view(self._grad, f"{k}{i}") for k in param}
-            running = stats = None
-            if bn:
-                running = self._running[offset : offset + 2 * units].reshape(2, units)
-                stats = tuple(self._batch_stats[offset : offset + 2 * units].reshape(2, units))
-                running[1] = 1.0  # running variance starts at 1, the mean at 0
-                offset += 2 * units
-            self._hidden.append(_Hidden(
-                param["W"], grad["W"], param["gamma"], grad["gamma"], param["beta"],
-                grad["beta"], param["b"], grad["b"], running, stats,
-            ))  # fmt: skip
-        theta, grad = self._theta, self._grad
-        self._W_out, self._dW_out = self._view(theta, "W_out"), self._view(grad, "W_out")
-        self._b_out, self._db_out = self._view(theta, "b_out"), self._view(grad, "b_out")
-        self._publish()
-
-    def _view(self, flat: np.ndarray, name: str) -> np.ndarray | None:
-        """The named parameter (or gradient) as a view into `flat`; None if absent."""
-        if name not in self._slices:
-            return None
-        where, shape = self._slices[name]
-        return flat[where].reshape(shape)
-
-    def _publish(self) -> None:
-        """Expose the parameters (views into theta) as sklearn-style attributes."""
-        layers, bn = self._hidden, self._p["use_batchnorm"]
-        self.coefs_ = [layer.W for layer in layers] + [self._W_out]
-        self.intercepts_ = ([] if bn else [layer.b for layer in layers]) + [self._b_out]
-        self.gammas_ = [layer.gamma for layer in layers] if bn else []
-        self.betas_ = [layer.beta for layer in layers] if bn else []
-        self.running_mean_ = [layer.running[0] for layer in layers] if bn else []
-        self.running_var_ = [layer.running[1] for layer in layers] if bn else []
-
-    def _init_params(self, rng: np.random.Generator) -> None:
-        """He initialization for hidden W, LeCun for the output W; gamma 1, beta and b 0."""
-        for layer in self._hidden:
-            layer.W[...] = rng.standard_normal(layer.W.shape) * math.sqrt(2.0 / layer.W.shape[0])
-            if layer.gamma is not None:
-                layer.gamma[...] = 1.0
-        W_out = self._W_out
-        W_out[...] = rng.standard_normal(W_out.shape) * math.sqrt(1.0 / W_out.shape[0])
-
-    # ----------------------------------------------------- forward / backward
-
-    def _workspace(self, m: int, larger: _Workspace | None = None) -> _Workspace:
-        """The arrays a training step on m rows writes, allocated once per fit.
-
-        A step allocates no large array (a fresh 256 KiB array costs page faults
-        whenever malloc has handed the memory back to the OS). Given the workspace of
-        a `larger` batch, the (m, n) arrays are its first m rows, so the short last
-        batch of an epoch works in memory the cache already holds.
-        """
-        dtype = self._p["dtype"]
-        bits = np.int32 if dtype == np.float32 else np.int64  # same width, for the ReLU mask
-        hidden = []
-        for i, layer in enumerate(self._hidden):
-            n = layer.W.shape[1]
-            if larger is None:
-                z, a, da, zeros, work = (np.zeros((m, n), dtype) for _ in range(5))
-                buffers = _Buffers(z, a, da, zeros, work, np.zeros((m, n), bits))
-            else:
-                big = larger.hidden[i]
-                buffers = _Buffers(*(getattr(big, f)[:m] for f in _Buffers.__slots__))
-            hidden.append(buffers)
-        return _Workspace(hidden, np.empty((self._b_out.shape[0], m), dtype).T)
-
-    def _forward_backward(
-        self, X: np.ndarray, Y: np.ndarray, q: float, scale: float, ws: _Workspace
-    ) -> float:
-        """One mini-batch in training mode: the loss, and the gradients into `_grad`.
-
-        Args:
-            X: inputs of shape (m, d), in the model's dtype.
-            Y: one-hot labels times `q`, shape (m, k).
-            q: the factor in `Y` (pre-scaled once per fit, so dlogits costs no pass).
-            scale: every gradient written to `_grad` is multiplied by it (the
-                optimizer's `learning_rate * (1 - momentum)`; 1 for the true gradient).
-            ws: `_workspace(m)`.
-
-        Returns:
-            The mean cross-entropy of the batch, a Python float (NaN or inf when the
-            model has diverged). The batch statistics of BN are in `_batch_stats`.
-        """
-        eps, hidden, buffers = self._p["eps"], self._hidden, ws.hidden
-        caches = []
-        a = X
-        for layer, buf in zip(hidden, buffers, strict=True):
-            if layer.gamma is not None:
-                z, linear = linear_forward(a, layer.W, out=buf.z)
-                h, bn = batchnorm_forward(
-                    z, layer.gamma, layer.beta, eps, stats=layer.stats, out=buf.a, overwrite_z=True
-                )
-            else:
-                h, linear = affine_forward(a, layer.W, layer.b, out=buf.a)
-                bn = None
-            a, relu = relu_forward(h, out=h, zeros=buf.zeros, mask=buf.mask)
-            caches.append((linear, bn, relu))
-        logits, output = affine_forward(a, self._W_out, self._b_out, out=ws.logits)
-        loss, xent = softmax_cross_entropy_forward(logits, Y, q=q, overwrite_logits=True)
-
-        dlogits = softmax_cross_entropy_backward(scale, xent, out=logits)
-        da = buffers[-1].da if hidden else None
-        affine_backward(
-            dlogits, output, out=(da, self._dW_out, self._db_out), input_grad=bool(hidden)
-        )
-        for i in range(len(hidden) - 1, -1, -1):
-            layer, (linear, bn, relu) = hidden[i], caches[i]
-            da_prev = buffers[i - 1].da if i else None
-            dz = relu_backward(da, relu, out=da)
-            if bn is not None:
-                dgrads = (dz, layer.dgamma, layer.dbeta)  # dL/dz replaces dL/d(BN out)
-                batchnorm_backward(dz, bn, out=dgrads, work=buffers[i].work)
-                linear_backward(dz, linear, out=(da_prev, layer.dW), input_grad=i > 0)
-            else:
-                affine_backward(dz, linear, out=(da_prev, layer.dW, layer.db), input_grad=i > 0)
-            da = da_prev
-        return loss
-
-    def _loss_and_grads(
-        self, X: np.ndarray, y_index: np.ndarray
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        """Training-mode loss and true gradient for one batch, by parameter name.
-
-        For gradient checks, through the same code as `fit`: `y_index` are class
-        indices 0..k-1; the gradients are copies, named as in `_slices` (W0,
-        gamma0, beta0, ..., W_out, b_out).
-        """
-        X = np.ascontiguousarray(X, dtype=self._p["dtype"])
-        m, k = X.shape[0], self._b_out.shape[0]
-        Y = np.zeros((m, k), dtype=self._p["dtype"])
-        Y[np.arange(m), y_index] = 1.0
-        loss = self._forward_backward(X, Y, 1.0, 1.0, self._workspace(m))
-        return loss, {name: self._view(self._grad, name).copy() for name in self._slices}
-
-    def _predict_logits(self, X: np.ndarray) -> np.ndarray:
-        """Logits in inference mode (BN with running statistics), shape (m, k)."""
-        eps = self._p["eps"]
-        a = X
-        for layer in self._hidden:
-            if layer.running is not None:
-                z, _ = linear_forward(a, layer.W)
-                mean, var = layer.running
-                h = batchnorm_inference(z, layer.gamma, layer.beta, mean, var, eps)
-            else:
-                h, _ = affine_forward(a, layer.W, layer.b)
-            a = np.maximum(h, 0.0, out=h)  # ReLU; inference needs no cache
-        return affine_forward(a, self._W_out, self._b_out)[0]
-
-    # --------------------------------------------------------------- fitting
+        super().__init__(hidden, learning_rate, momentum, epochs, batch_size, eps, bn_decay,
+                         seed, dtype, use_batchnorm)
+        self.class_weight = class_weight
 
     def fit(
         self,
@@ -345,6 +96,8 @@ class MLPCore:
         X_val: Any = None,
         y_val: Any = None,
         on_epoch: Callable[[int, dict[str, float]], bool | None] | None = None,
+        *,
+        metrics: tuple[str, ...] | None = None,
     ) -> MLPCore:
         """Train from scratch.
 
@@ -352,11 +105,15 @@ class MLPCore:
             X: training inputs, shape (n, d), finite numbers.
             y: labels, shape (n,): any sortable values (ints, strings), at least 2 classes.
             X_val, y_val: optional validation data, given together; scored each epoch
-                in inference mode as `val_loss` and `val_accuracy`.
+                in inference mode as `val_loss` (the mean cross-entropy, unweighted)
+                and the ``metrics`` (default: `val_accuracy`).
             on_epoch: called after each epoch as `on_epoch(epoch, metrics)` with the
                 1-based epoch and a dict holding `train_loss` (mean mini-batch loss of
-                the epoch, per sample) and, with validation data, `val_loss` and
-                `val_accuracy`; returning True stops training (Optuna pruning).
+                the epoch, per sample, class-weighted with `class_weight`) and, with
+                validation data, `val_loss` and the chosen metrics; returning True
+                stops training (Optuna pruning).
+            metrics: the validation metrics to compute each epoch, names of
+                `tuner.metrics.CLASSIFICATION`.
 
         Returns:
             self.
@@ -366,9 +123,25 @@ class MLPCore:
             DivergedError: a loss became NaN or inf or far worse than guessing, or
                 the parameters became non-finite; the model is left unfitted.
         """
+        super().fit(X, y, X_val, y_val, on_epoch, metrics=metrics)
+        return self
+
+    def fit_epochs(
+        self, X: Any, y: Any, X_val: Any = None, y_val: Any = None, *,
+        metrics: tuple[str, ...] | None = None,
+    ) -> Iterator[tuple[int, dict[str, float]]]:
+        """`fit`, one epoch per ``next()``: yields ``(epoch, metrics)`` as `fit` passes
+        them to ``on_epoch``.
+
+        Hyperparameters and data are checked here, at once; the network trains as the
+        caller asks for epochs, so several models can be stepped in turn (the folds of a
+        cross-validated trial, tuner/folds.py). After each epoch the model is fitted as
+        far as it went; not asking for more is stopping early. `DivergedError` comes out
+        of the ``next()`` whose epoch diverged, and leaves the model unfitted.
+        """
         p = self._p = check_params(self)
-        dtype = p["dtype"]
-        X = check_X(X, dtype)
+        names = check_metrics(metrics, CLASSIFICATION, ("val_accuracy",))
+        X = check_X(X, p["dtype"])
         y = check_y(y, X.shape[0])
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -377,183 +150,100 @@ class MLPCore:
             )
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together")
-        validate = X_val is not None
-        if validate:
-            X_val, val_index = check_validation(X_val, y_val, X.shape[1], classes, dtype)
+        validation = score = None
+        if X_val is not None:
+            validation = check_validation(X_val, y_val, X.shape[1], classes, p["dtype"])
+            score = _scorer(validation[1], classes.shape[0], p["dtype"], names)
 
         self._reset_fitted()
         self.classes_ = classes
         self.n_features_in_ = X.shape[1]
-        n, k = X.shape[0], classes.shape[0]
-        rng = np.random.default_rng(p["seed"])
-        self._build(X.shape[1], k)
-        self._init_params(rng)
-
-        batch = min(p["batch_size"], n)
-        lr, beta_m, decay = p["learning_rate"], p["momentum"], p["bn_decay"]
-        scale = lr * (1.0 - beta_m)  # d step / d loss: the gradients arrive scaled by it
-        q = scale / batch  # one-hot labels pre-scaled so dlogits needs no extra pass
-        YT = np.zeros((k, n), dtype=dtype)  # transposed, as the logits: (k, n)
-        YT[y_index, np.arange(n)] = q
-        Xs, YsT = np.empty_like(X), np.empty_like(YT)  # shuffled copies, rewritten each epoch
-        full = self._workspace(batch)
-        batches = []  # (rows, labels (m, k), workspace, size), views of the shuffled copies
-        for start in range(0, n, batch):
-            size = min(batch, n - start)
-            workspace = full if size == batch else self._workspace(size, larger=full)
-            rows, labels = Xs[start : start + size], YsT[:, start : start + size].T
-            batches.append((rows, labels, workspace, size))
-        if validate:
-            Y_val = np.zeros((X_val.shape[0], k), dtype=dtype)
-            Y_val[np.arange(X_val.shape[0]), val_index] = 1.0
-        theta, grad = self._theta, self._grad
-        step = np.zeros_like(theta)  # learning_rate * v: the momentum buffer, pre-scaled
-        running, stats = self._running, self._batch_stats
-        scaled_stats = np.empty_like(stats)
-        bn = running.size > 0
-        forward_backward = self._forward_backward
-        bound = _DIVERGENCE_FACTOR * math.log(k)
+        rng = np.random.default_rng(p["seed"])  # initialization, then shuffling
+        self._new_network(X.shape[1], classes.shape[0])
+        self._network.init_params(rng)
         self.loss_curve_, self.history_ = [], []
-
-        try:
-            with np.errstate(all="ignore"):  # overflow is divergence, handled below
-                for epoch in range(1, p["epochs"] + 1):
-                    perm = rng.permutation(n)
-                    np.take(X, perm, axis=0, out=Xs, mode="clip")  # clip: unbuffered
-                    np.take(YT, perm, axis=1, out=YsT, mode="clip")
-                    total = 0.0
-                    for rows, labels, workspace, size in batches:
-                        loss = forward_backward(rows, labels, q, scale, workspace)
-                        if not math.isfinite(loss):
-                            raise DivergedError(epoch, loss)
-                        total += loss * size
-                        # v = beta v + (1 - beta) grad; p -= lr v   (step = lr v, grad scaled)
-                        step *= beta_m
-                        step += grad
-                        theta -= step
-                        if bn:  # running = decay * running + (1 - decay) * batch_stat
-                            running *= decay
-                            running += np.multiply(stats, 1.0 - decay, out=scaled_stats)
-                    train_loss = total / n
-                    if not train_loss <= bound:
-                        raise DivergedError(epoch, train_loss)
-                    if not np.isfinite(theta).all():
-                        raise DivergedError(epoch, train_loss)
-
-                    metrics = {"train_loss": train_loss}
-                    if validate:
-                        val_loss, val_accuracy = self._evaluate(X_val, val_index, Y_val)
-                        if not math.isfinite(val_loss):
-                            raise DivergedError(epoch, val_loss)
-                        metrics["val_loss"] = val_loss
-                        metrics["val_accuracy"] = val_accuracy
-                    self.loss_curve_.append(train_loss)
-                    self.history_.append({"epoch": epoch, **metrics})
-                    self.n_epochs_ = epoch
-                    if on_epoch is not None and on_epoch(epoch, dict(metrics)):
-                        break
-        except DivergedError:
-            self._reset_fitted()
-            raise
-        return self
-
-    def _evaluate(
-        self, X: np.ndarray, y_index: np.ndarray, Y: np.ndarray
-    ) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy in inference mode; Y is y_index one-hot."""
-        logits = self._predict_logits(X)
-        accuracy = float(np.mean(logits.argmax(axis=1) == y_index))
-        loss, _ = softmax_cross_entropy_forward(logits, Y, overwrite_logits=True)
-        return loss, accuracy
-
-    _FITTED = (
-        "coefs_", "intercepts_", "gammas_", "betas_", "running_mean_", "running_var_",
-        "classes_", "n_features_in_", "n_epochs_", "loss_curve_", "history_", "extra_",
-    )
-
-    def _reset_fitted(self) -> None:
-        for name in self._FITTED:
-            self.__dict__.pop(name, None)
+        steps = run_epochs(
+            self._network, X, y_index, learning_rate=p["learning_rate"],
+            momentum=p["momentum"], epochs=p["epochs"], batch_size=p["batch_size"],
+            bn_decay=p["bn_decay"], rng=rng, validation=validation, score=score,
+            sample_weight=row_weights(p.get("class_weight"), classes, y_index),
+        )  # fmt: skip
+        return self._recorded(steps)
 
     # ------------------------------------------------------------ prediction
-
-    def _check_fitted_X(self, X: Any) -> np.ndarray:
-        self._check_fitted()
-        X = check_X(X, self._p["dtype"])
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the model was fitted with {self.n_features_in_}"
-            )
-        return X
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_epochs_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet: call fit (or load) first"
-            )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (m, k), columns in the order of `classes_`."""
         X = self._check_fitted_X(X)
         with np.errstate(over="ignore", under="ignore"):
-            return softmax(self._predict_logits(X), overwrite_logits=True)
+            return softmax(self._network.logits(X), overwrite_logits=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label of each row, shape (m,)."""
         X = self._check_fitted_X(X)
-        return self.classes_[self._predict_logits(X).argmax(axis=1)]
+        return self.classes_[self._network.logits(X).argmax(axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of `predict(X)` against `y` (weighted by `sample_weight` if given)."""
         X = self._check_fitted_X(X)
         y = check_y(y, X.shape[0])
-        hits = self.classes_[self._predict_logits(X).argmax(axis=1)] == y
+        hits = self.classes_[self._network.logits(X).argmax(axis=1)] == y
         return float(np.average(hits, weights=sample_weight))
 
-    # ---------------------------------------------------------- persistence
 
-    def save(self, path: str | os.PathLike, **extra_arrays: np.ndarray) -> None:
-        """Write the fitted model to `path` as an npz file, without pickles.
+def row_weights(class_weight: str | dict | None, classes: np.ndarray,
+                y_index: np.ndarray) -> np.ndarray | None:
+    """Each training row's weight in the loss under ``class_weight``, averaging 1; None
+    for no weighting. "balanced" is n / (k * rows of the row's class), as scikit-learn's
+    `compute_class_weight`, whose weights already average 1."""
+    if class_weight is None:
+        return None
+    k = classes.shape[0]
+    if class_weight == "balanced":
+        per_class = y_index.shape[0] / (k * np.bincount(y_index, minlength=k))
+    else:
+        assert isinstance(class_weight, dict)
+        labels = classes.tolist()
+        unknown = [c for c in class_weight if c not in labels]
+        if unknown:
+            raise ValueError(f"class_weight names {unknown[0]!r}, which is not a class of y")
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in labels])
+    weights = per_class[y_index]
+    total = float(weights.mean())
+    if not total > 0:
+        raise ValueError("class_weight gives every training row a weight of 0")
+    return weights / total
 
-        The format is described in `tuner.mlp.io`.
 
-        Args:
-            path: the file to write, exactly (no ".npz" is appended).
-            extra_arrays: more arrays to store beside the model (e.g. a scaler's
-                mean and scale); `load` returns them in the model's `extra_` dict.
-        """
-        self._check_fitted()
-        params = {**self._p, "hidden": list(self._p["hidden"]), "dtype": self._p["dtype"].name}
-        io.write(
-            path, theta=self._theta, running=self._running, classes=self.classes_,
-            params=params, n_features_in=self.n_features_in_, n_epochs=self.n_epochs_,
-            history=self.history_, extra=extra_arrays,
-        )  # fmt: skip
+def check_metrics(metrics: tuple[str, ...] | None, valid: tuple[str, ...],
+                  default: tuple[str, ...]) -> tuple[str, ...]:
+    """The validation metrics to compute each epoch: `val_loss` first, then ``metrics``
+    (``default`` if None), each one of ``valid``."""
+    names = default if metrics is None else tuple(metrics)
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"unknown metric {name!r}; valid: {', '.join(valid)}")
+    return ("val_loss", *(n for n in dict.fromkeys(names) if n != "val_loss"))
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> MLPCore:
-        """Read a model written by `save`; extra arrays are in its `extra_` dict.
 
-        Raises:
-            ModelFormatError: the file is not a tuner model, was written by a newer
-                tuner, or is damaged or crafted (a ValueError and a TunerError).
-        """
-        f = io.read(path)
-        try:
-            clf = cls(**dict(f.params, hidden=tuple(f.params["hidden"])))
-            clf._p = check_params(clf)
-        except (TypeError, ValueError) as e:
-            raise ModelFormatError(
-                f"{os.fspath(path)} is a damaged tuner model file: {e}"
-            ) from e
-        clf._build(f.n_features_in, f.classes.shape[0])
-        clf._theta[...] = f.theta
-        clf._running[...] = f.running
-        clf.classes_ = f.classes
-        clf.n_features_in_ = f.n_features_in
-        clf.n_epochs_ = f.n_epochs
-        clf.history_ = f.history
-        clf.loss_curve_ = [h["train_loss"] for h in f.history]
-        clf.extra_ = f.extra
-        return clf
+def _scorer(val_index: np.ndarray, k: int, dtype: np.dtype, names: tuple[str, ...]
+            ) -> Callable[[np.ndarray], dict[str, float]]:
+    """The validation metrics of the logits: `val_loss` the exact mean cross-entropy of
+    the logits (no clipping), the others from `tuner.metrics`."""
+    Y_val = one_hot(val_index, k, dtype)
+    others = names[1:]
 
+    def score(logits: np.ndarray) -> dict[str, float]:
+        scores: dict[str, float] = {}
+        if others:
+            # Only the ROC AUC ranks probabilities; the rest needs the argmax alone,
+            # which the logits have.
+            proba = logits
+            if "val_roc_auc" in others:
+                with np.errstate(over="ignore", under="ignore"):
+                    proba = softmax(logits)
+            scores = classification_scores(val_index, proba, others)
+        loss, _ = softmax_cross_entropy_forward(logits, Y_val, overwrite_logits=True)
+        return {"val_loss": loss, **scores}
+
+    return score

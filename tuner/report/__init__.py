@@ -16,7 +16,7 @@ parameter mattered. Data flows one way through the modules:
 """
 
 from tuner.report.collect import ReportData, TrialPoint, VersionRow, collect
-from tuner.report.html import ReportResult, build_report, render_html
+from tuner.report.html import ReportResult, build_report, render_html, report_study
 from tuner.report.importance import EVALUATORS, Importance, param_importance
 from tuner.report.matplotlib_figures import write_pngs
 from tuner.report.plotly_figures import plotly_figures
@@ -26,5 +26,6 @@ from tuner.report.vocabulary import ReportError, param_label
 __all__ = [
     "EVALUATORS", "FIGURES", "Importance", "ReportData", "ReportError", "ReportResult",
     "TrialPoint", "VersionRow", "build_report", "collect", "figure_ids", "figure_series",
-    "param_importance", "param_label", "plotly_figures", "render_html", "write_pngs",
+    "param_importance", "param_label", "plotly_figures", "render_html", "report_study",
+    "write_pngs",
 ]

@@ -63,6 +63,8 @@ class ReportData:
     importance: Importance
     versions: tuple[VersionRow, ...]
     storage: str                      # masked URL
+    decisions: tuple[dict[str, Any], ...] = ()  # the chain's history (`tuner.history`)
+    champion: dict[str, Any] | None = None      # the chain's champion (`tuner.champion`)
     generated: str = field(default_factory=lambda: _dt.datetime.now().astimezone()
                            .isoformat(timespec="seconds"))
 
@@ -151,7 +153,7 @@ def _versions(storage: BaseStorage, study: optuna.Study) -> tuple[VersionRow, ..
 def collect(storage: BaseStorage, study: optuna.Study, *, evaluator: str = "ped-anova",
             storage_url: str = "") -> ReportData:
     """Everything a report shows, read once from ``storage``."""
-    from tuner.storage import mask_url
+    from tuner.passwords import mask_url
 
     if len(study.directions) != 1:
         raise ReportError(f"study {study.study_name!r} has {len(study.directions)} "
@@ -162,10 +164,26 @@ def collect(storage: BaseStorage, study: optuna.Study, *, evaluator: str = "ped-
     for t in finished:
         for name, dist in t.distributions.items():
             distributions.setdefault(name, dist)
+    decisions, champion = _decisions(storage, study)
     return ReportData(
         study=study.study_name, direction=study.direction.name.lower(),
         metric=_metric_name(study), attrs=dict(study.user_attrs), counts=count_trials(trials),
         trials=tuple(_point(t) for t in sorted(finished, key=lambda t: t.number)),
         distributions={k: distributions[k] for k in param_order(list(distributions))},
         importance=param_importance(study, evaluator), versions=_versions(storage, study),
-        storage=mask_url(storage_url) if storage_url else "")
+        storage=mask_url(storage_url) if storage_url else "", decisions=decisions,
+        champion=champion)
+
+
+def _decisions(storage: BaseStorage, study: optuna.Study
+               ) -> tuple[tuple[dict[str, Any], ...], dict[str, Any] | None]:
+    """The chain's history and champion; none for a study tuner did not create."""
+    from tuner import history
+    from tuner.champion import chain_champion
+
+    if ATTR["version"] not in study.user_attrs:
+        return (), None
+    family, _ = split_version(study.study_name)
+    champion = chain_champion(storage, family)
+    return tuple(history.read(storage, family)), (None if champion is None
+                                                  else champion.as_dict())

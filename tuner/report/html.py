@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,31 @@ def _versions_table(data: ReportData) -> str:
             + "".join(rows) + "</table>")
 
 
+def _decisions(data: ReportData) -> list[str]:
+    """The chain's champion and its history of decisions (`tuner history`), newest first,
+    as a table under the figure."""
+    from tuner.history import HEADER, cells
+
+    champion = data.champion
+    inner = []
+    if champion:
+        inner.append(f"<p>Champion: <b>{_e(champion['study'])} trial {champion['trial']}"
+                     f"</b>, test {_e(champion['metric'].removeprefix('val_'))} "
+                     f"{champion['score']:.4f} on {champion['test_rows']} held-out rows, "
+                     f"promoted {_e(champion['promoted_at'])} ({_e(champion['reason'])}); "
+                     f"<code>{_e(champion['model_path'])}</code>.</p>")
+    if not data.decisions:
+        inner.append("<p class='note'>No decision recorded yet: <code>tuner promote FILE"
+                     "</code> makes the first champion.</p>")
+    else:
+        head = "".join(f"<th>{_e(h)}</th>" for h in [*HEADER, "reason"])
+        rows = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells(r))
+                       + f"<td>{_e(r.get('reason') or '')}</td></tr>"
+                       for r in reversed(data.decisions))
+        inner.append(f"<table><tr>{head}</tr>{rows}</table>")
+    return inner
+
+
 def render_html(data: ReportData, figures: Mapping[str, Any] | None = None) -> str:
     """The report as one HTML document: plotly.js inlined once, no external resource."""
     from plotly.offline import get_plotlyjs
@@ -143,6 +168,8 @@ def render_html(data: ReportData, figures: Mapping[str, Any] | None = None) -> s
                 inner.append("<p class='note'>Only one version so far: a new one is made by "
                              "<code>tuner retune</code> when the data, the hardware or the "
                              "definition changes.</p>")
+        if sid == "decisions":
+            inner += _decisions(data)
         if sid in figures:
             inner.append(figures[sid].to_html(full_html=False, include_plotlyjs=False,
                                               div_id=f"fig-{sid}", config=config))
@@ -162,6 +189,21 @@ class ReportResult:
     pngs: tuple[Path, ...]
     data: ReportData
     figures: tuple[str, ...]          # section ids that got a figure
+
+
+def report_study(name: str, html_path: Path, *, storage: str | None = None,
+                 png_dir: Path | None = None, evaluator: str = "ped-anova",
+                 on_url: Callable[[str], None] | None = None) -> ReportResult:
+    """`tuner study report NAME`: the report of study ``name`` (its newest version, or
+    NAME/vK) in the storage every command resolves (``on_url`` receives its URL)."""
+    from tuner.storage import resolve_storage_url
+    from tuner.study_file import open_reading
+    from tuner.versions import resolve_study
+
+    url = resolve_storage_url(storage)
+    reading = open_reading(url, on_url=on_url)
+    return build_report(reading, resolve_study(reading, name), html_path, png_dir=png_dir,
+                        evaluator=evaluator, storage_url=url)
 
 
 def build_report(storage: BaseStorage, study: optuna.Study, html_path: Path, *,

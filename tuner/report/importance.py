@@ -51,17 +51,23 @@ class Importance:
                                 for name, label, value in self.rows()]}
 
 
-def param_importance(study: optuna.Study, evaluator: str = "ped-anova") -> Importance:
+def param_importance(study: optuna.Study, evaluator: str = "ped-anova", *,
+                     need_trials: bool = False) -> Importance:
     """Parameter importances of ``study``'s COMPLETE trials by ``evaluator``.
 
     Never raises on a study that is too small or too flat: the result then has no values
-    or equal ones, and ``note`` says why (Optuna's own warning, or its error).
+    or equal ones, and ``note`` says why (Optuna's own warning, or its error). With
+    ``need_trials`` (`tuner study importance`, where a ranking is the whole answer) a
+    study without a complete trial is a `ReportError`.
     """
     if evaluator not in EVALUATORS:
         raise ReportError(f"unknown importance evaluator {evaluator!r}; choose one of "
                           + ", ".join(EVALUATORS))
     name, factory = EVALUATORS[evaluator]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if need_trials and not complete:
+        raise ReportError(f"study {study.study_name!r} has no complete trial yet: nothing "
+                          "to rank")
     if not complete:
         return Importance(evaluator, name, {}, 0, "no complete trial yet")
     notes: list[str] = []

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
+from tuner.history import PROMOTION
 from tuner.report.collect import ReportData, TrialPoint
 from tuner.report.vocabulary import (
     KINDS,
@@ -340,6 +341,41 @@ def versions(data: ReportData) -> Bars:
         spread=tuple(v.values for v in vs), spread_label="every complete trial")
 
 
+def _score(row: dict, key: str) -> float | None:
+    v = row.get(key)
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+
+
+def decisions(data: ReportData) -> Plot:
+    """The champion's score at each decision about it (`tuner history`), challengers
+    beside it; the marker kinds only lend their shapes (dot, ring, cross)."""
+    rows = list(data.decisions)
+    xs = tuple(float(i) for i in range(1, len(rows) + 1))
+    groups = []
+    for kind, label, key, keep in (
+            ("complete", "promoted", "champion_score", lambda r: PROMOTION in r),
+            ("pruned", "champion re-scored", "champion_score", lambda r: PROMOTION not in r),
+            ("diverged", "challenger", "challenger_score", lambda r: True)):
+        picked = [(x, _score(r, key), r) for x, r in zip(xs, rows, strict=True)
+                  if keep(r) and _score(r, key) is not None]
+        if picked:
+            groups.append(Points(kind, label, tuple(p[0] for p in picked),
+                                 tuple(p[1] for p in picked),
+                                 tuple(f"{r.get('time', '')[:16]} {r.get('decision')}<br>"
+                                       f"{r.get('version') or ''} {r.get('reason') or ''}"
+                                       for _, _, r in picked)))
+    line = [(x, _score(r, "champion_score")) for x, r in zip(xs, rows, strict=True)
+            if _score(r, "champion_score") is not None]
+    curves = (Curve("champion", tuple(x for x, _ in line), tuple(y for _, y in line),
+                    COLORS["best"], bold=True, step=True),) if line else ()
+    ticks = (xs, tuple(str(r.get("time", ""))[5:16].replace("T", " ") for r in rows)) \
+        if len(rows) <= 12 else None
+    panel = Panel(Axis("decision (oldest first; UTC)", ticks=ticks),
+                  Axis(f"test {data.metric.removeprefix('val_')}"), points=tuple(groups),
+                  curves=curves)
+    return Plot("The champion at each decision, and the challengers", (panel,))
+
+
 # --- the sections of the report, in order -------------------------------------------------
 
 @dataclass(frozen=True)
@@ -393,6 +429,13 @@ FIGURES: dict[str, Section] = {
         "Each version of the chain is a separate Optuna study, tuned after the data, the "
         "hardware or the definition changed. Bars: best value; dots: every complete trial.",
         versions, lambda d: not d.empty and len(d.versions) > 1),
+    "decisions": Section(
+        "Champion and decisions", "decisions.png",
+        "The champion is the trained model in use (tuner promote); each decision about it "
+        "is one row of tuner history FILE. Its score on the held-out test split, re-scored "
+        "at each decision, and each challenger's.",
+        decisions, lambda d: any(_score(r, k) is not None for r in d.decisions
+                                 for k in ("champion_score", "challenger_score"))),
 }
 
 

@@ -4,7 +4,8 @@ Every error names the file, the section and the key, and says what would be vali
 user can fix a study file from the one line `tuner` prints.
 
 - schema: the frozen objects (`StudySpec`, `DataSpec`, ...) and the names a file accepts.
-- parse: `load_spec` / `parse_spec`, section by section; data_section: the [data] sources.
+- parse: `load_spec` / `parse_spec`, section by section; data_section: the [data] sources;
+  deploy_section: [deploy], where the champion goes.
 - limits: what the machine and the databases can hold, checked before anything is written.
 - reader: the validation helpers that name the file, section and key.
 """
@@ -16,6 +17,7 @@ from tuner.spec.schema import (
     PRUNERS,
     SAMPLERS,
     DataSpec,
+    DeploySpec,
     ModelSpec,
     ParamSpec,
     PrunerSpec,
@@ -25,6 +27,6 @@ from tuner.spec.schema import (
 )
 
 __all__ = [
-    "METRICS", "PRIORS", "PRUNERS", "SAMPLERS", "DataSpec", "ModelSpec", "ParamSpec",
+    "METRICS", "PRIORS", "PRUNERS", "SAMPLERS", "DataSpec", "DeploySpec", "ModelSpec", "ParamSpec",
     "PrunerSpec", "SamplerSpec", "SpecError", "StudySpec", "load_spec", "parse_spec",
 ]

@@ -3,21 +3,20 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tuner.data import DATASETS, SYNTHETIC_DEFAULTS
+from tuner.data import DATASETS, SYNTHETIC_DEFAULTS, fraction_problem, synthetic_problem
 from tuner.sources import FILE_FORMATS, file_format
 from tuner.spec.limits import _check_seed, _check_splits
 from tuner.spec.reader import NUMBER, Reader
 from tuner.spec.schema import DataSpec
 
 _DATA_KEYS = ("dataset", "path", "table", "query", "url_env", "target", "features", "drop",
-              "categorical", "test_fraction", "validation_fraction", "seed", "test_seed",
-              *SYNTHETIC_DEFAULTS)
+              "categorical", "key", "test_fraction", "validation_fraction", "seed", "test_seed",
+              "folds", *SYNTHETIC_DEFAULTS)
 
 
 def _parse_data(r: Reader, table: Mapping[str, Any]) -> DataSpec:
@@ -37,14 +36,14 @@ def _parse_data(r: Reader, table: Mapping[str, Any]) -> DataSpec:
     fractions = {}
     for key in ("test_fraction", "validation_fraction"):
         value = r.get("data", table, key, NUMBER, 0.2)
-        if not 0 < value < 1:
-            raise r.fail(f"[data] {key}", f"must be strictly between 0 and 1, got {value}")
+        if (problem := fraction_problem(value)) is not None:
+            raise r.fail(f"[data] {key}", problem)
         fractions[key] = float(value)
     seed = _check_seed(r, "[data] seed", r.get("data", table, "seed", int, 0))
     test_seed = r.get("data", table, "test_seed", int, None)
     if test_seed is not None:
         _check_seed(r, "[data] test_seed", test_seed)
-    common = {"seed": seed, "test_seed": test_seed, **fractions}
+    common = {"seed": seed, "test_seed": test_seed, "folds": _folds(r, table), **fractions}
     if source != "dataset":
         for key in SYNTHETIC_DEFAULTS:
             if key in table:
@@ -63,30 +62,32 @@ def _parse_data(r: Reader, table: Mapping[str, Any]) -> DataSpec:
             if dataset != "synthetic":
                 raise r.fail(f"[data] {key}", f"only applies to dataset 'synthetic', "
                              f"not {dataset!r}")
-            value = r.get("data", table, key, int)
-            if value <= 0:
-                raise r.fail(f"[data] {key}", f"must be a positive integer, got {value}")
-            params[key] = value
-    if dataset == "synthetic":
-        merged = {**SYNTHETIC_DEFAULTS, **params}
-        if merged["n_informative"] > merged["n_features"]:
-            raise r.fail("[data] n_informative", f"{merged['n_informative']} must not exceed "
-                         f"n_features={merged['n_features']}")
-        if merged["n_classes"] < 2:
-            raise r.fail("[data] n_classes", "must be at least 2")
-        if merged["n_classes"] * 2 > 2 ** merged["n_informative"]:
-            raise r.fail("[data] n_classes", f"{merged['n_classes']} classes need "
-                         f"n_informative >= {math.ceil(math.log2(merged['n_classes'] * 2))}")
-        if merged["n_samples"] < 10 * merged["n_classes"]:
-            raise r.fail("[data] n_samples", f"{merged['n_samples']} is too small for "
-                         f"{merged['n_classes']} classes")
+            params[key] = r.get("data", table, key, int)
+    if dataset == "synthetic" and (problem := synthetic_problem(params)) is not None:
+        raise r.fail(f"[data] {problem[0]}", problem[1])
     spec = DataSpec(dataset=dataset, params=tuple(sorted(params.items())), **common)
     _check_splits(r, spec)
     return spec
 
 
+def _folds(r: Reader, table: Mapping[str, Any]) -> int | None:
+    """``folds = K``: an integer of at least 2, or None. That every class has K rows in
+    train + validation is checked when the rows are loaded (tuner/folds.py)."""
+    folds = r.get("data", table, "folds", int, None)
+    if folds is None:
+        return None
+    if folds < 2:
+        raise r.fail("[data] folds", f"must be an integer of at least 2 (the number of "
+                     f"cross-validation folds), got {folds}; leave it out for one "
+                     "validation split")
+    if "validation_fraction" in table:
+        raise r.fail("[data] validation_fraction", f"has no use with folds = {folds}: "
+                     "each fold is the validation split in turn; remove one of the two")
+    return folds
+
+
 _SOURCE_KEYS = ("dataset", "path", "table", "query")
-_TABLE_KEYS = ("url_env", "target", "features", "drop", "categorical")
+_TABLE_KEYS = ("url_env", "target", "features", "drop", "categorical", "key")
 _URL_IN_FILE = ("{what} does not belong in a study file, which goes into git: put the URL "
                 "in an environment variable and name it here, e.g. "
                 "url_env = \"CHURN_DATABASE_URL\"")
@@ -155,6 +156,10 @@ def _parse_table_source(r: Reader, table: Mapping[str, Any], source: str) -> dic
     for key, names in (("features", features), ("drop", drop), ("categorical", categorical)):
         if names and target in names:
             raise r.fail(f"[data] {key}", f"names the target column {target!r}")
+    key = _names(r, {"key": [table["key"]]} if isinstance(table.get("key"), str) else table,
+                 "key", empty_ok=False) or ()
+    if target in key:
+        raise r.fail("[data] key", f"names the target column {target!r}")
     both = sorted(set(features or ()) & set(drop))
     if both:
         raise r.fail("[data] drop", f"column {both[0]!r} is also in features")
@@ -164,5 +169,5 @@ def _parse_table_source(r: Reader, table: Mapping[str, Any], source: str) -> dic
         if features is not None and name not in features:
             raise r.fail("[data] categorical", f"column {name!r} is not in features")
     return {source: value, "url_env": url_env, "target": target, "features": features,
-            "drop": drop, "categorical": categorical}
+            "drop": drop, "categorical": categorical, "key": key}
 

@@ -5,12 +5,12 @@ stratify, and datasets and models that fit in memory (refused with the estimate)
 from __future__ import annotations
 
 import math
-import os
 import unicodedata
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
+from tuner import machine
 from tuner.data import SYNTHETIC_DEFAULTS
+from tuner.footprint import trial_footprint
 from tuner.spec.schema import DataSpec, ModelSpec, ParamSpec
 
 if TYPE_CHECKING:
@@ -25,6 +25,12 @@ SEED_MAX = 2**32 - 1
 NAME_MAX = 512 - len("/v999999")
 # Runs that are certainly a typo rather than a plan: a billion-epoch trial never ends.
 EPOCHS_MAX = 100_000
+# A million trials is more than an RDB storage serves at a usable speed (every trial is
+# rows in five tables); beyond it, a study is a typo (1e26 would never finish).
+N_TRIALS_MAX = 1_000_000
+# A layer of 16384 units is already 1 GiB of float32 weights from the layer before it (and
+# four copies while training); wider is a typo that would exhaust memory in the first trial.
+UNITS_MAX = 16_384
 # Code points a name must not hold: control characters (NUL included: PostgreSQL refuses
 # it) and the bidirectional overrides and isolates that make a name print as another.
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F,
@@ -34,15 +40,9 @@ _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E
 DATASET_SHAPES: dict[str, tuple[int, int, int, int]] = {
     "digits": (1797, 64, 10, 174), "breast_cancer": (569, 30, 2, 212),
     "wine": (178, 13, 3, 48), "iris": (150, 4, 3, 50),
+    # Regression: one output, no classes to stratify (the "smallest class" is every row).
+    "diabetes": (442, 10, 1, 442), "friedman1": (2000, 10, 1, 2000),
 }
-
-
-def _machine_memory() -> int:
-    """Physical memory in bytes (the limit a single trial can never exceed)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
 
 
 def _gib(n: float) -> str:
@@ -105,30 +105,13 @@ def _check_memory(r: Reader, data: DataSpec, model: ModelSpec,
     """Refuse a dataset or model that cannot fit in this machine's memory, with the
     estimate: the largest the search can ask for, not the typical case."""
     n, features, classes, _ = _dataset_shape(data)
-    itemsize = 4 if model.dtype == "float32" else 8
-    widths = list(model.hidden)
-    batch, where = model.batch_size, "[model] hidden"
-    for p in search:
-        if p.name == "units" and p.high is not None:
-            widths = [max(int(p.high), w) for w in widths]
-            where = "[search] units"
-        elif p.name == "hidden" and p.choices:
-            widths = [max(max(c) for c in p.choices)] * max(len(c) for c in p.choices)
-            where = "[search] hidden"
-        elif p.name == "batch_size" and p.high is not None:
-            batch = max(batch, int(p.high))
-    layers = [features, *widths, classes]
-    weights = sum(a * b + 2 * b for a, b in pairwise(layers))
-    # raw float64 data + scaled copies of every split; weights, gradient, momentum and a
-    # saved copy; forward and backward activations of one batch with batch-norm caches.
-    data_bytes = n * features * (8 * 2 + itemsize)
-    model_bytes = 4 * weights * itemsize + 6 * min(batch, n) * sum(layers) * itemsize
-    # A validation pass runs the whole validation split through the network at once.
-    model_bytes += 2 * n * sum(layers) * itemsize
-    total, memory = data_bytes + model_bytes, _machine_memory()
+    trial = trial_footprint(model, search, n_samples=n, n_features=features,
+                            n_classes=classes, folds=data.folds)
+    data_bytes, model_bytes = trial.data_bytes, trial.model_bytes
+    total, memory = trial.total_bytes, machine.total_memory()
     if total > memory:
         key = "[data] n_samples" if data_bytes > model_bytes and data.dataset == "synthetic" \
-            else where
+            else trial.widest_key
         raise r.fail(key, f"needs about {_gib(total)} of memory (data {_gib(data_bytes)}, "
                      f"model {_gib(model_bytes)}); this machine has {_gib(memory)}")
 

@@ -10,16 +10,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tuner.data import DATASET_TASKS
+from tuner.files import not_a_regular_file
+from tuner.metrics import REGRESSION, TASKS, metric_problem
 from tuner.spec.data_section import _parse_data
-from tuner.spec.limits import EPOCHS_MAX, _check_memory, _check_name, _check_seed
+from tuner.spec.deploy_section import _parse_deploy
+from tuner.spec.limits import (
+    EPOCHS_MAX,
+    N_TRIALS_MAX,
+    UNITS_MAX,
+    _check_memory,
+    _check_name,
+    _check_seed,
+)
 from tuner.spec.reader import NUMBER, Reader
 from tuner.spec.schema import (
+    CLASS_WEIGHTS,
     METRICS,
     PRIORS,
     PRUNER_OPTIONS,
     PRUNERS,
     SAMPLER_OPTIONS,
     SAMPLERS,
+    DataSpec,
     ModelSpec,
     ParamSpec,
     PrunerSpec,
@@ -28,13 +41,13 @@ from tuner.spec.schema import (
     StudySpec,
 )
 
-_SECTIONS = ("study", "data", "model", "search", "sampler", "pruner")
-_STUDY_KEYS = ("name", "direction", "metric", "n_trials", "timeout_s", "storage")
+_SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "deploy")
+_STUDY_KEYS = ("name", "task", "direction", "metric", "n_trials", "timeout_s", "storage")
 _MODEL_KEYS = tuple(ModelSpec.__dataclass_fields__)
 # Searchable names: the model's keys except dtype/seed, plus `units` (width of every
 # hidden layer, an int, since Optuna cannot sample a list).
 SEARCHABLE = ("alpha", "beta", "units", "hidden", "epochs", "batch_size", "eps", "bn_decay",
-              "use_batchnorm")
+              "use_batchnorm", "class_weight")
 _INT_PARAMS = ("units", "epochs", "batch_size")
 _PARAM_KEYS = ("prior", "low", "high", "step", "choices", "grid")
 
@@ -42,6 +55,11 @@ _PARAM_KEYS = ("prior", "low", "high", "step", "choices", "grid")
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate the study file at ``path``."""
     path = Path(path)
+    # Before opening: reading a FIFO blocks until a writer comes, a device (a symlink to
+    # /dev/zero) never ends. A missing file or a folder keeps its own message below.
+    problem = not_a_regular_file(path)
+    if problem not in (None, "no such file", "is a folder, not a file"):
+        raise SpecError(f"{path}: {problem}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -52,6 +70,10 @@ def load_spec(path: str | Path) -> StudySpec:
         raise SpecError(f"{path}: not a UTF-8 text file ({e.reason})") from None
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: malformed TOML: {e}") from None
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables.
+        raise SpecError(f"{path}: malformed TOML: arrays or inline tables nested too deeply"
+                        ) from None
     return parse_spec(raw, path)
 
 
@@ -75,9 +97,13 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
         raise r.fail("[study] name", f"{name!r} must be non-empty and must not contain '/v' "
                      "(tuner names later versions NAME/v2, NAME/v3, ...)")
     _check_name(r, name)
-    metric = r.get("study", study, "metric", str, "val_accuracy")
-    if metric not in METRICS:
-        raise r.unknown("[study] metric", metric, list(METRICS))
+    data = _parse_data(r, raw.get("data", {}))
+    task, task_stated = _task(r, study, data)
+    metric = r.get("study", study, "metric", str, _DEFAULT_METRIC[task])
+    if (problem := metric_problem(metric, task)) is not None:
+        if not task_stated and task == "classification" and metric in REGRESSION:
+            problem += " (set task = \"regression\" in [study] for a regression study)"
+        raise r.fail("[study] metric", problem)
     direction = r.get("study", study, "direction", str, METRICS[metric])
     if direction not in ("maximize", "minimize"):
         raise r.fail("[study] direction", f"{direction!r} must be 'maximize' or 'minimize'")
@@ -87,14 +113,22 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
     n_trials = r.get("study", study, "n_trials", int)
     if n_trials <= 0:
         raise r.fail("[study] n_trials", f"must be a positive integer, got {n_trials}")
+    if n_trials > N_TRIALS_MAX:
+        raise r.fail("[study] n_trials", f"must be at most {N_TRIALS_MAX}, got {n_trials}")
     timeout_s = r.get("study", study, "timeout_s", NUMBER, None)
     if timeout_s is not None and timeout_s <= 0:
         raise r.fail("[study] timeout_s", f"must be positive, got {timeout_s}")
     storage = r.get("study", study, "storage", str, None)
 
-    data = _parse_data(r, raw.get("data", {}))
     model = _parse_model(r, raw.get("model", {}))
     search = _parse_search(r, raw.get("search", {}), model)
+    if task == "regression":
+        for where, used in (("[model] class_weight", model.class_weight != "none"),
+                            ("[search] class_weight", any(p.name == "class_weight"
+                                                          for p in search))):
+            if used:
+                raise r.fail(where, "weighs classes in a classifier's loss; a regression "
+                             "study has no classes: remove it")
     sampler = _parse_named(r, "sampler", raw.get("sampler", {}), SAMPLERS, SAMPLER_OPTIONS,
                            "tpe", with_seed=True)
     pruner = _parse_named(r, "pruner", raw.get("pruner", {}), PRUNERS, PRUNER_OPTIONS,
@@ -103,12 +137,32 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
         raise r.fail("[search]", "nothing to search: every trial would train the same model; "
                      "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-2, "
                      "high = 10.0 }")
+    deploy = _parse_deploy(r, raw.get("deploy", {}), data)
     if data.dataset is not None:  # your own data's shape is known only once it is read
         _check_memory(r, data, model, search)
     return StudySpec(path=path, name=name, direction=direction, metric=metric,
                      n_trials=n_trials, timeout_s=float(timeout_s) if timeout_s else None,
                      storage=storage, data=data, model=model, search=search,
-                     sampler=sampler, pruner=pruner)
+                     sampler=sampler, pruner=pruner, task=task, task_stated=task_stated,
+                     deploy=deploy)
+
+
+_DEFAULT_METRIC = {"classification": "val_accuracy", "regression": "val_rmse"}
+
+
+def _task(r: Reader, study: Mapping[str, Any], data: DataSpec) -> tuple[str, bool]:
+    """The study's task and whether the file states it: [study] task, else a built-in
+    dataset's own, else classification (tuner/target.py checks a file's target then)."""
+    own = DATASET_TASKS.get(data.dataset) if data.dataset is not None else None
+    if "task" not in study:
+        return own or "classification", False
+    task = r.get("study", study, "task", str)
+    if task not in TASKS:
+        raise r.unknown("[study] task", task, TASKS)
+    if own is not None and task != own:
+        raise r.fail("[study] task", f"{task!r}, but dataset {data.dataset!r} is a {own} "
+                     f"dataset: remove task, or choose a {task} dataset")
+    return task, True
 
 
 def _check_model_value(r: Reader, where: str, key: str, value: Any) -> Any:
@@ -118,6 +172,8 @@ def _check_model_value(r: Reader, where: str, key: str, value: Any) -> Any:
                 not all(isinstance(h, int) and not isinstance(h, bool) and h > 0
                         for h in value)):
             raise r.fail(where, f"must be a non-empty list of positive integers, got {value!r}")
+        if max(value) > UNITS_MAX:
+            raise r.fail(where, f"must be at most {UNITS_MAX} units per layer, got {max(value)}")
         return tuple(value)
     if key in ("epochs", "batch_size", "units", "seed"):
         if not isinstance(value, int) or isinstance(value, bool):
@@ -128,10 +184,17 @@ def _check_model_value(r: Reader, where: str, key: str, value: Any) -> Any:
             raise r.fail(where, f"must be positive, got {value}")
         if key == "epochs" and value > EPOCHS_MAX:
             raise r.fail(where, f"must be at most {EPOCHS_MAX}, got {value}")
+        if key == "units" and value > UNITS_MAX:
+            raise r.fail(where, f"must be at most {UNITS_MAX} units per layer, got {value}")
         return value
     if key == "dtype":
         if value not in ("float32", "float64"):
             raise r.fail(where, f"must be 'float32' or 'float64', got {value!r}")
+        return value
+    if key == "class_weight":
+        if value not in CLASS_WEIGHTS:
+            raise r.fail(where, f"must be one of {', '.join(repr(c) for c in CLASS_WEIGHTS)}, "
+                         f"got {value!r}")
         return value
     if key == "use_batchnorm":
         if not isinstance(value, bool):
@@ -192,7 +255,7 @@ def _parse_param(r: Reader, where: str, name: str, prior: str, entry: Mapping[st
 
     if "choices" in entry:
         raise r.fail(f"{where}.choices", f"only applies to prior 'categorical', not {prior!r}")
-    if name in ("hidden", "use_batchnorm"):
+    if name in ("hidden", "use_batchnorm", "class_weight"):
         raise r.fail(f"{where}.prior", f"{name!r} can only be searched with prior "
                      "'categorical'" + (" (or search 'units')" if name == "hidden" else ""))
     integer = prior in ("int", "log-int")

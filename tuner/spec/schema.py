@@ -11,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import TunerError
+from tuner.metrics import DIRECTIONS, TASKS
+
+__all__ = ["CLASS_WEIGHTS", "METRICS", "PRIORS", "PRUNERS", "SAMPLERS", "TASKS", "DataSpec",
+           "ModelSpec", "ParamSpec", "PrunerSpec", "SamplerSpec", "SpecError", "StudySpec"]
 
 
 class SpecError(TunerError, ValueError):
     """A study file that cannot be used as it is."""
 
 
-# metric -> the only direction that makes sense for it
-METRICS: dict[str, str] = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# metric -> the only direction that makes sense for it (tuner/metrics.py: which task each
+# metric belongs to, and what it computes)
+METRICS: dict[str, str] = dict(DIRECTIONS)
+CLASS_WEIGHTS = ("none", "balanced")
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc")
 PRUNERS = ("median", "hyperband", "successive-halving", "none")
 PRIORS = ("uniform", "log-uniform", "complement-log-uniform", "int", "log-int", "categorical")
@@ -59,6 +65,10 @@ class DataSpec:
     features: tuple[str, ...] | None = None  # None: every column but target and drop
     drop: tuple[str, ...] = ()
     categorical: tuple[str, ...] | None = None  # None: text, boolean and category columns
+    key: tuple[str, ...] = ()  # the columns that identify a row and decide its split
+    # K-fold cross-validation of train + validation in each trial (tuner/folds.py);
+    # None: one validation split.
+    folds: int | None = None
 
     @property
     def source(self) -> str:
@@ -76,12 +86,13 @@ class DataSpec:
     def hash_fields(self) -> dict[str, Any]:
         """The fields `StudySpec.spec_hash` covers.
 
-        The table-source fields are left out while they are unset, so a study over a
-        built-in dataset keeps the spec hash it had before they existed (otherwise every
-        existing chain would re-tune for a "definition" change nobody made).
+        The table-source fields and ``folds`` are left out while they are unset, so a
+        study keeps the spec hash it had before they existed (otherwise every existing
+        chain would re-tune for a "definition" change nobody made). ``folds`` set is in
+        it: a cross-validated trial's value means something else than one split's.
         """
         fields = asdict(self)
-        for key in _TABLE_FIELDS:
+        for key in (*_TABLE_FIELDS, "folds"):
             if fields[key] is None or fields[key] == ():
                 del fields[key]
         return fields
@@ -93,7 +104,7 @@ class DataSpec:
 
 
 _TABLE_FIELDS = ("path", "table", "query", "url_env", "target", "features", "drop",
-                 "categorical")
+                 "categorical", "key")
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,15 @@ class ModelSpec:
     bn_decay: float = 0.9
     use_batchnorm: bool = True
     seed: int = 0
+    class_weight: str = "none"  # or "balanced" (a classification study's)
+
+    def hash_fields(self) -> dict[str, Any]:
+        """The fields `StudySpec.spec_hash` covers: ``class_weight`` only when set, so a
+        study keeps the spec hash it had before the key existed."""
+        fields = asdict(self)
+        if fields["class_weight"] == "none":
+            del fields["class_weight"]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,15 @@ class PrunerSpec:
 
 
 @dataclass(frozen=True)
+class DeploySpec:
+    """[deploy]: where the champion model is written (`tuner.champion`); not part of the
+    definition (moving the champion's file re-tunes nothing)."""
+
+    path: Path | None = None       # resolved against the study file's folder
+    written: str | None = None     # as the study file wrote it, for messages
+
+
+@dataclass(frozen=True)
 class StudySpec:
     path: Path
     name: str
@@ -152,6 +181,12 @@ class StudySpec:
     search: tuple[ParamSpec, ...]
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    # "classification" or "regression": as [study] task says, else the built-in dataset's
+    # own task, else classification (tuner/target.py refuses a target that looks
+    # continuous then). `task_stated`: the file said it.
+    task: str = "classification"
+    task_stated: bool = False
+    deploy: DeploySpec = field(default_factory=DeploySpec)
 
     @property
     def spec_hash(self) -> str:
@@ -161,10 +196,12 @@ class StudySpec:
         0.0001) do not change it; sampler, pruner and budget do not either.
         """
         defining = {
-            "data": self.data.hash_fields(), "model": asdict(self.model),
+            "data": self.data.hash_fields(), "model": self.model.hash_fields(),
             "search": [asdict(p) for p in sorted(self.search, key=lambda p: p.name)],
             "metric": self.metric, "direction": self.direction,
         }
+        if self.task_stated or self.task != "classification":  # absent before tasks
+            defining["task"] = self.task
         blob = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 
