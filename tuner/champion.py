@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from tuner.versions import Version
 
 __all__ = ["Champion", "PromoteError", "chain_champion", "champion_file", "champion_path",
-           "current_champion", "kept_path", "promote", "promote_file"]
+           "current_champion", "keep_model", "kept_path", "promote", "promote_file"]
 
 HOLD_ENV = "TUNER_TEST_HOLD_PROMOTE"
 PROMOTED, ROLLED_BACK = "promoted", "rolled back"
@@ -266,7 +266,7 @@ def _model_source(st: Any, spec: StudySpec, file: Any, chosen: Version, stable: 
     return staging, best.number
 
 
-def _keep(source: Path, chosen: Version, stable: Path, number: int) -> tuple[Path, dict]:
+def keep_model(source: Path, chosen: Version, stable: Path, number: int) -> tuple[Path, dict]:
     """Under the lock: ``source`` kept under its version and trial (flushed to disk, its
     card first), checked once more; a staging file of ours is then removed."""
     from tuner import model_file
@@ -380,7 +380,7 @@ def _promote(file: str | Path | StudySpec, *, version: int | None, trial: int | 
                                        rollback=version is not None)
         _hold("trained")
         with chain_lock(st, spec.name):
-            kept, card = _keep(source, chosen, stable, number)
+            kept, card = keep_model(source, chosen, stable, number)
             _recover(st, spec.name, stable)
             previous = _read(st, spec.name)
             sha = card["model_sha256"]

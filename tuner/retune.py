@@ -65,6 +65,13 @@ class RetuneResult:
     parent_best: float | None = None
     rescored_best: float | None = None  # best of the parent's parameters on the new data
     better: bool | None = None
+    # Decide, then re-tune (tuner/decision.py): the champion re-scored on today's data and
+    # the drift, when only the data moved; the challenger of a finished version.
+    assessment: dict[str, Any] | None = None
+    drift: dict[str, float] = field(default_factory=dict)
+    challenger: dict[str, Any] | None = None
+    promotion: str | None = None        # "promoted" | "refused" | None
+    champion: dict[str, Any] | None = None  # the champion after this retune
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,9 +155,111 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
             say(f"{spec.name}: {keys.HASHES[part]} of {decision.newest.name} is "
                 f"{'missing' if old is None else f'corrupted ({str(old)[:20]!r})'}: "
                 f"treating the {part} as changed")
-        return _act(result, decision, door, stop=stop, say=say, on_trial=on_trial)
+        if _data_only(decision) and st is not None:
+            held = _before_retune(result, door, say)
+            if held is not None:
+                return held
+        result = _act(result, decision, door, stop=stop, say=say, on_trial=on_trial)
+        if st is not None and not dry_run:
+            _after_version(result, door, say)
+        return result
     finally:
         door.close()
+
+
+def _data_only(decision: Decision) -> bool:
+    """Whether only the data moved: the one change a champion may outlive (hardware and
+    definition changes, and --force, make a new version as before)."""
+    return decision.action == "retune" and not decision.forced and decision.parts == ("data",)
+
+
+def _before_retune(result: RetuneResult, door: StudyFile, say: Callable[[str], None]
+                   ) -> RetuneResult | None:
+    """Decide, under the chain's lock, whether the champion holds on the new data: the
+    result to return when it does (no version, no trial), None to re-tune."""
+    from tuner import history
+    from tuner.chain_lock import chain_lock
+    from tuner.champion import chain_champion
+    from tuner.compare import current_rows
+    from tuner.decision import HOLDS, RETUNE, assess, decided
+
+    st, spec = door.storage, door.spec
+    champion = chain_champion(st, spec.name)
+    if champion is None:
+        return None  # nothing to keep: re-tune as before
+    data_now = door.fingerprints["data"]["hash"]
+    if result.dry_run:
+        found = assess(spec, champion, current_rows(spec))
+        result.assessment, result.drift = found.as_dict(), found.drift
+        if found.retune:
+            return None
+        result.action = HOLDS
+        result.message = f"{found.line(spec.name)} (dry run: nothing written)"
+        say(result.message)
+        return result
+    with chain_lock(st, spec.name):
+        prior = decided(history.read(st, spec.name), data=data_now, champion=champion)
+        if prior is not None:  # a tick before this one, or another scheduler, decided
+            if prior["decision"] == RETUNE:
+                return None
+            result.action, result.version = "up to date", champion.study
+            result.champion = champion.as_dict()
+            result.message = (f"{spec.name}: up to date: champion {prior['champion']} holds "
+                              f"on this data (decided {prior['time']})")
+            say(result.message)
+            return result
+        found = assess(spec, champion, current_rows(spec))
+        line = found.line(spec.name)
+        history.record(st, spec.name, {
+            "decision": RETUNE if found.retune else HOLDS,
+            "version": result.version if found.retune else champion.study,
+            "data_fingerprint": data_now, "rows": found.rows_now,
+            "champion": found.champion, "champion_score": found.score_now,
+            "champion_score_then": found.score_then, "test_rows": found.test_rows,
+            "drift": found.drift, "reason": line})
+    result.assessment, result.drift = found.as_dict(), found.drift
+    say(line)
+    if found.retune:
+        return None
+    result.action, result.version, result.message = HOLDS, champion.study, line
+    result.champion = champion.as_dict()
+    return result
+
+
+def _after_version(result: RetuneResult, door: StudyFile, say: Callable[[str], None]) -> None:
+    """Once the version is finished: its challenger against the champion (the first
+    champion, when the study file has a [retune] section)."""
+    from tuner import history
+    from tuner.champion import chain_champion
+    from tuner.compare import current_rows
+    from tuner.decision import challenge, challenged
+    from tuner.errors import TunerError
+    from tuner.versions import chain, is_finished
+
+    st, spec = door.storage, door.spec
+    if result.action not in ("create", "retune", "resume", "up to date") or result.stopped:
+        return
+    champion = chain_champion(st, spec.name)
+    # No champion yet: the first is made only where the study file asks tuner to keep one
+    # ([retune]); otherwise `tuner promote` makes it, and retune does what it did before.
+    wanted = champion is not None or spec.retune.stated
+    version = next((v for v in chain(st, spec.name) if v.name == result.version), None)
+    if not wanted or version is None or challenged(history.read(st, spec.name), version.name):
+        result.champion = None if champion is None else champion.as_dict()
+        return
+    if not is_finished(optuna.load_study(storage=st, study_name=version.name)):
+        return
+    try:
+        done = challenge(st, spec, version, door.splits, current_rows(spec), file=door.file)
+    except TunerError as e:
+        say(f"{spec.name}: the challenger of {version.name} is not decided yet: {e}; the "
+            "next retune tries again")
+        return
+    if done is not None:
+        result.challenger, result.promotion = done.as_dict(), done.decision
+        say(f"{spec.name}: {done.version} trial {done.trial} {done.decision}: {done.reason}")
+    now = chain_champion(st, spec.name)
+    result.champion = None if now is None else now.as_dict()
 
 
 def _act(result: RetuneResult, decision: Decision, door: StudyFile, *,

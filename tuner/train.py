@@ -288,6 +288,9 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
         "software": fingerprints["software"],
         **({"preprocessing": pre.to_json(), "columns": list(pre.columns)}
            if pre is not None else {}),
+        # Its training rows in a few numbers, against which `tuner retune` measures how
+        # far later data drifted (tuner/drift.py).
+        "drift_profile": _drift_profile(spec, splits),
         "study_file": str(file),
         "model_file": output.name,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -312,6 +315,14 @@ def train_best(storage: RDBStorage, spec: StudySpec, *, output: str | Path = "mo
             "created_at": card["created_at"],
         })
     return TrainedModel(clf, card, output, json_path, artifacts, folder)
+
+
+def _drift_profile(spec: StudySpec, splits: Splits) -> dict[str, Any]:
+    """The profile of the rows this model trains on (train + validation), as read."""
+    from tuner.compare import current_rows, profile_of
+
+    rows = current_rows(spec)
+    return profile_of(rows.training, splits, spec.task, rows.target)
 
 
 def _validation_text(spec: StudySpec, number: int) -> str:

@@ -5,7 +5,8 @@ user can fix a study file from the one line `tuner` prints.
 
 - schema: the frozen objects (`StudySpec`, `DataSpec`, ...) and the names a file accepts.
 - parse: `load_spec` / `parse_spec`, section by section; data_section: the [data] sources;
-  deploy_section: [deploy], where the champion goes.
+  deploy_section: [deploy], where the champion goes; retune_section: [retune], when a
+  change of the data re-tunes.
 - limits: what the machine and the databases can hold, checked before anything is written.
 - reader: the validation helpers that name the file, section and key.
 """
@@ -21,6 +22,7 @@ from tuner.spec.schema import (
     ModelSpec,
     ParamSpec,
     PrunerSpec,
+    RetuneSpec,
     SamplerSpec,
     SpecError,
     StudySpec,
@@ -28,5 +30,5 @@ from tuner.spec.schema import (
 
 __all__ = [
     "METRICS", "PRIORS", "PRUNERS", "SAMPLERS", "DataSpec", "DeploySpec", "ModelSpec", "ParamSpec",
-    "PrunerSpec", "SamplerSpec", "SpecError", "StudySpec", "load_spec", "parse_spec",
+    "PrunerSpec", "RetuneSpec", "SamplerSpec", "SpecError", "StudySpec", "load_spec", "parse_spec",
 ]

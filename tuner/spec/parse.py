@@ -24,6 +24,7 @@ from tuner.spec.limits import (
     _check_seed,
 )
 from tuner.spec.reader import NUMBER, Reader
+from tuner.spec.retune_section import _parse_retune
 from tuner.spec.schema import (
     CLASS_WEIGHTS,
     METRICS,
@@ -41,7 +42,8 @@ from tuner.spec.schema import (
     StudySpec,
 )
 
-_SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "deploy")
+_SECTIONS = ("study", "data", "model", "search", "sampler", "pruner", "deploy",
+             "retune")
 _STUDY_KEYS = ("name", "task", "direction", "metric", "n_trials", "timeout_s", "storage")
 _MODEL_KEYS = tuple(ModelSpec.__dataclass_fields__)
 # Searchable names: the model's keys except dtype/seed, plus `units` (width of every
@@ -138,13 +140,14 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> StudySpec:
                      "add a parameter, e.g. alpha = { prior = \"log-uniform\", low = 1e-2, "
                      "high = 10.0 }")
     deploy = _parse_deploy(r, raw.get("deploy", {}), data)
+    retune = _parse_retune(r, raw.get("retune", {}), stated="retune" in raw)
     if data.dataset is not None:  # your own data's shape is known only once it is read
         _check_memory(r, data, model, search)
     return StudySpec(path=path, name=name, direction=direction, metric=metric,
                      n_trials=n_trials, timeout_s=float(timeout_s) if timeout_s else None,
                      storage=storage, data=data, model=model, search=search,
                      sampler=sampler, pruner=pruner, task=task, task_stated=task_stated,
-                     deploy=deploy)
+                     deploy=deploy, retune=retune)
 
 
 _DEFAULT_METRIC = {"classification": "val_accuracy", "regression": "val_rmse"}

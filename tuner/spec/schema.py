@@ -167,6 +167,22 @@ class DeploySpec:
     written: str | None = None     # as the study file wrote it, for messages
 
 
+# [retune] when: which change of the data is worth a new version (`tuner.decision`).
+POLICIES = ("changed", "degraded", "drifted", "degraded-or-drifted")
+
+
+@dataclass(frozen=True)
+class RetuneSpec:
+    """[retune]: when a change of the data re-tunes, and when a challenger replaces the
+    champion (`tuner.decision`); not part of the definition."""
+
+    when: str = "degraded-or-drifted"
+    margin: float = 0.01      # the metric drop tolerated before the champion "degraded"
+    drift: float = 0.2        # the PSI above which a column "drifted"
+    min_gain: float = 0.0     # what a challenger must beat the champion by
+    stated: bool = False      # the study file has a [retune] section
+
+
 @dataclass(frozen=True)
 class StudySpec:
     path: Path
@@ -187,6 +203,7 @@ class StudySpec:
     task: str = "classification"
     task_stated: bool = False
     deploy: DeploySpec = field(default_factory=DeploySpec)
+    retune: RetuneSpec = field(default_factory=RetuneSpec)
 
     @property
     def spec_hash(self) -> str:
