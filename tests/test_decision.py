@@ -278,3 +278,18 @@ def test_a_tick_killed_while_promoting_leaves_the_champion_and_the_next_decides(
     assert current_champion(file, sqlite_url).study == "loop/v2"
     card = json.loads(stable.with_suffix(".json").read_text())
     assert card["version"] == "loop/v2"
+
+
+@pytest.mark.unit
+def test_a_champion_that_cannot_read_todays_rows_is_replaced(tmp_path: Path,
+                                                             sqlite_url: str) -> None:
+    file = study(tmp_path, sqlite_url)
+    tick(file, sqlite_url)
+    frame = pd.concat([rows(0, 600), rows(600, 100)]).rename(columns={"x2": "x3"})
+    frame.to_csv(tmp_path / "rows.csv", index=False)  # a column renamed at the source
+    lines: list[str] = []
+    result = tick(file, sqlite_url, lines)
+    assert "cannot score today's rows" in lines[0] and "'x2'" in lines[0]
+    assert result["version"] == "loop/v2" and result["promotion"] == "promoted"
+    assert "cannot score today's rows" in result["challenger"]["reason"]
+    assert decisions(sqlite_url) == ["promoted", "re-tune", "promoted"]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner import compare, drift, keys
 from tuner.compare import Rows
+from tuner.errors import TunerError, first_line
 from tuner.metrics import DIRECTIONS
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class Assessment:
 
     champion: str                 # e.g. "churn/v2 trial 7"
     metric: str
-    score_now: float
+    score_now: float | None       # None: it cannot score today's rows (``unscorable``)
     score_then: float
     test_rows: int
     rows_now: int
@@ -75,6 +76,7 @@ class Assessment:
     policy: str = ""
     threshold: float = 0.2
     margin: float = 0.01
+    unscorable: str | None = None  # why the champion cannot score today's rows
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +86,9 @@ class Assessment:
         what = self.metric.removeprefix("val_")
         delta = self.rows_now - self.rows_then
         head = f"{name}: data changed ({delta:+,} rows)" if delta else f"{name}: data changed"
+        if self.score_now is None:
+            return (f"{head}; champion {self.champion} cannot score today's rows "
+                    f"({self.unscorable}): re-tuning")
         verdict = "no longer holds" if self.retune else "holds"
         text = (f"{head}; champion {self.champion} {verdict}: {what} {self.score_now:.4f} on "
                 f"{self.test_rows:,} held-out rows (was {self.score_then:.4f}")
@@ -104,9 +109,18 @@ def assess(spec: StudySpec, champion: Champion, rows: Rows) -> Assessment:
     from tuner.deploy import read_card
 
     model = _champion_model(champion)
-    card = read_card(model)
     y = rows.truth()
-    score_now = compare.scores(y, rows.outputs(model), [champion.metric])[champion.metric]
+    try:
+        card = read_card(model)
+        out = rows.outputs(model)
+    except TunerError as e:  # e.g. a column it reads is gone: the loop must not stall
+        return Assessment(
+            champion=f"{champion.study} trial {champion.trial}", metric=champion.metric,
+            score_now=None, score_then=champion.score, test_rows=len(y), rows_now=rows.count,
+            rows_then=0, drift_known=False, drifted=None, retune=True,
+            policy=spec.retune.when, threshold=spec.retune.drift, margin=spec.retune.margin,
+            unscorable=first_line(str(e)))
+    score_now = compare.scores(y, out, [champion.metric])[champion.metric]
     drop = _sign(champion.metric) * (champion.score - score_now)
     profile = card.get("drift_profile")
     measured = drift.psi(profile, rows.training) if isinstance(profile, dict) else {}
@@ -223,12 +237,21 @@ def challenge(st: Any, spec: StudySpec, chosen: Version, splits: Splits, rows: R
             champions.promote(spec, version=chosen.version, trial=number, storage=st,
                               model=model, reason=reason, decision=fields)
             return Challenge(chosen.name, number, PROMOTED, score, reason=reason)
-        result = compare.paired(y, rows.outputs(_champion_model(current)), mine, spec.metric)
-        fields.update(champion_score=result.champion, comparison=result.as_dict(),
-                      champion=f"{current.study} trial {current.trial}")
+        fields["champion"] = f"{current.study} trial {current.trial}"
+        try:
+            theirs = rows.outputs(_champion_model(current))
+        except TunerError as e:  # it cannot read today's rows: it cannot be the champion
+            reason = (f"the champion {current.study} trial {current.trial} cannot score "
+                      f"today's rows ({first_line(str(e))}); the challenger replaces it")
+            champions.promote(spec, version=chosen.version, trial=number, storage=st,
+                              model=model, reason=reason, decision=fields)
+            return Challenge(chosen.name, number, PROMOTED, score, reason=reason)
+        result = compare.paired(y, theirs, mine, spec.metric)
+        fields.update(champion_score=result.champion, comparison=result.as_dict())
         wins = result.gain >= spec.retune.min_gain
-        reason = (f"challenger {'beats' if wins else 'does not beat'} champion by "
-                  f"min_gain {spec.retune.min_gain:g}: {result.text()}")
+        reason = (f"challenger {'wins' if wins else 'loses'} (gain {result.gain:+.4f} "
+                  f"{'>=' if wins else '<'} min_gain {spec.retune.min_gain:g}): "
+                  f"{result.text()}")
         if wins:
             champions.promote(spec, version=chosen.version, trial=number, storage=st,
                               model=model, reason=reason, decision=fields)
