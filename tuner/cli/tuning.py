@@ -138,6 +138,14 @@ def retune_cmd(files: tuple[Path, ...], storage: str | None, force: bool, dry_ru
         definition, old -> new short hashes), its first trials re-score the parent's 3
         best parameter sets, its n_trials are run, and one line compares the bests;
       - no version yet: NAME is created and run.
+    With a champion (`tuner promote`), decide first: when only the data changed, the
+    champion is re-scored on today's held-out rows and drift (PSI) is measured; by the
+    file's [retune] policy it "holds" (recorded, no version, no trial) or a version is
+    tuned. A finished version's best trial is then trained and compared with the
+    champion on the same rows, and promoted only if it wins by [retune] min_gain
+    (otherwise kept and recorded as refused). With a [retune] section and no champion
+    yet, the first finished version's best becomes the champion. `tuner history FILE`
+    lists every decision.
     A retune stopped by Ctrl-C or SIGTERM hands the running trial back and exits 0; the
     same command resumes it. Two retunes at once on one storage create one version: the
     second joins it as a worker. Set TUNER_HARDWARE_LABEL (e.g. a node-pool name) on
@@ -187,7 +195,9 @@ def schedule_cmd(cron: str, files: tuple[Path, ...], storage: str | None,
                  run_now: bool) -> None:
     """Run `tuner retune FILES` at every time the cron expression names, until stopped.
 
-    Logs one timestamped line per decision on stdout. Files are re-tuned one after the
+    Each tick decides as `tuner retune` does (the champion holds, a version is tuned, its
+    challenger is promoted or refused). Logs one timestamped line per decision on
+    stdout. Files are re-tuned one after the
     other; a tick that comes while the previous run still goes is skipped (and logged);
     an error in one study is logged and the others, and the next tick, go on. SIGTERM or
     Ctrl-C: the running trial finishes its epoch and goes back to the queue, exit 0.
