@@ -246,8 +246,9 @@ def test_two_ticks_at_once_decide_once(tmp_path: Path, sqlite_url: str) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("step", ["trained", "pending", "npz", "card", "recorded"])
 def test_a_tick_killed_while_promoting_leaves_the_champion_and_the_next_decides(
-        tmp_path: Path, sqlite_url: str) -> None:
+        tmp_path: Path, sqlite_url: str, step: str) -> None:
     file = study(tmp_path, sqlite_url, retune="min_gain = -1.0")  # the challenger wins
     tick(file, sqlite_url)
     stable = tmp_path / "models" / "loop.npz"
@@ -255,29 +256,56 @@ def test_a_tick_killed_while_promoting_leaves_the_champion_and_the_next_decides(
     append(tmp_path, rows(600, 900, shifted=True))
     proc = subprocess.Popen(tuner_cmd("retune", str(file)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, HOLD_ENV: "npz"})
+                            env={**os.environ, HOLD_ENV: step})
     seen: list[str] = []
 
     def holding() -> bool:
         seen.append(proc.stderr.readline())
-        return "holding at npz" in seen[-1]
+        return f"holding at {step}" in seen[-1]
 
-    wait_until(holding, what="the tick to hold after writing the stable file", timeout=300)
+    wait_until(holding, what=f"the tick to hold at {step}", timeout=300)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    # The stable file was replaced, its card not yet: the champion read is still whole
-    # (the pending promotion names the model the stable file holds).
+    # Whatever the step, the champion read names the model the stable file holds, whole.
     champion = current_champion(file, sqlite_url)
     assert champion is not None and champion.file_problem() is None
     assert predict_csv(stable, tmp_path / "rows.csv").shape == (1500,)
-    assert sha(stable) != before and champion.study == "loop/v2"
-    # The next tick finishes the promotion: recorded once, and nothing left to decide.
+    moved = step in ("npz", "card", "recorded")
+    assert (sha(stable) != before) is moved
+    assert champion.study == ("loop/v2" if moved else "loop")
+    # The next tick finishes the promotion, or makes it again: recorded once.
     result = tick(file, sqlite_url)
     assert result["action"] == "up to date"
-    assert decisions(sqlite_url).count("promoted") == 2
+    assert decisions(sqlite_url).count("promoted") == 2, decisions(sqlite_url)
     assert current_champion(file, sqlite_url).study == "loop/v2"
     card = json.loads(stable.with_suffix(".json").read_text())
-    assert card["version"] == "loop/v2"
+    assert card["version"] == "loop/v2" and card["model_sha256"] == sha(stable)
+    assert tick(file, sqlite_url)["action"] == "up to date"
+    assert decisions(sqlite_url).count("promoted") == 2
+
+
+@pytest.mark.integration
+def test_two_ticks_at_once_on_shifted_rows_make_one_version_and_one_decision(
+        tmp_path: Path, sqlite_url: str) -> None:
+    file = study(tmp_path, sqlite_url)
+    tick(file, sqlite_url)
+    append(tmp_path, rows(600, 900, shifted=True))
+    procs = [subprocess.Popen(tuner_cmd("retune", str(file), "--json"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [v.name for v in chain(sqlite_url, "loop")] == ["loop", "loop/v2"]
+    promotions = [json.loads(out)[0]["promotion"] for out, _ in outs]
+    if promotions == [None, None]:
+        # Each saw the other's last trial still running when its own ended: neither
+        # could decide yet; the next tick does.
+        promotions.append(tick(file, sqlite_url)["promotion"])
+    made = decisions(sqlite_url)
+    assert made[:2] == ["promoted", "re-tune"] and len(made) == 3, made
+    assert made[2] in ("promoted", "refused")
+    assert [p for p in promotions if p is not None] == [made[2]], outs
+    assert tick(file, sqlite_url)["action"] == "up to date"
+    assert len(decisions(sqlite_url)) == 3
 
 
 @pytest.mark.unit
