@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import time
 import tomllib
@@ -37,8 +35,11 @@ from docker_support import (
     build_db_image,
     build_pgbouncer_image,
     build_tuner_image,
+    env_file,
+    free_port,
     http_get,
     make_base_image,
+    scheduler_ticks,
     sh,
     start_engine,
     wait_for,
@@ -51,12 +52,6 @@ N_TRIALS = 6
 WORKERS = 2
 TUNER_SERVICES = ("dashboard", "worker", "scheduler")
 TUNER_UID = "10001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def user_studies(folder: Path) -> dict[str, Path]:
@@ -74,27 +69,6 @@ def user_studies(folder: Path) -> dict[str, Path]:
         target.chmod(0o644)
         files[tomllib.loads(text)["study"]["name"]] = target
     return files
-
-
-def env_file(path: Path, studies: Path, port: int) -> Path:
-    """docker/.env.example as a user fills it in: a password, the studies folder; plus a
-    cron of every minute for the scheduler's check."""
-    password = secrets.token_hex(12)
-    values = {
-        "POSTGRES_PASSWORD": password,
-        "TUNER_STORAGE": f"postgresql+psycopg2://tuner:{password}@db:5432/tuner",
-        "TUNER_RETUNE_CRON": '"* * * * *"',
-        "TUNER_STUDIES": str(studies),
-        "TUNER_DASHBOARD_PORT": str(port),
-        "TUNER_IMAGE": TUNER_IMAGE,
-    }
-    lines = []
-    for line in (ROOT / "docker" / ".env.example").read_text().splitlines():
-        key = line.partition("=")[0]
-        lines.append(f"{key}={values.pop(key)}" if key in values else line)
-    assert not values, f"not in .env.example: {values}"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def finished(dc: Compose, study: str) -> dict[str, int]:
@@ -275,16 +249,7 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
     # --- the scheduler ----------------------------------------------------------------
     def ticks() -> list[list[str]]:
         """The scheduler's whole ticks so far, each a list of its lines."""
-        found, current = [], None
-        for line in dc.logs("scheduler").splitlines():
-            if re.search(r" tick \S+: re-tuning \d+ study files$", line):
-                current = []
-            elif current is not None and " next run at " in line:
-                found.append(current)
-                current = None
-            elif current is not None:
-                current.append(line)
-        return found
+        return scheduler_ticks(dc.logs("scheduler"))
 
     def all_up_to_date(tick: list[str]) -> bool:
         return all(any(f" {name}: up to date ({name}, {N_TRIALS} of {N_TRIALS} trials "

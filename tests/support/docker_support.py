@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -109,6 +112,51 @@ def build_tuner_image() -> None:
     # a CI machine that is kept): remove tuner's dangling images, nobody else's.
     sh("docker", "image", "prune", "--force",
        "--filter", "label=org.opencontainers.image.title=tuner")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_file(path: Path, studies: Path, port: int, cron: str = "* * * * *") -> Path:
+    """docker/.env.example as a user fills it in: a password, the studies folder; plus
+    the scheduler's cron (every minute unless told: a 6th field ticks in seconds)."""
+    password = secrets.token_hex(12)
+    values = {
+        "POSTGRES_PASSWORD": password,
+        "TUNER_STORAGE": f"postgresql+psycopg2://tuner:{password}@db:5432/tuner",
+        "TUNER_RETUNE_CRON": f'"{cron}"',
+        "TUNER_STUDIES": str(studies),
+        "TUNER_DASHBOARD_PORT": str(port),
+        "TUNER_IMAGE": TUNER_IMAGE,
+    }
+    lines = []
+    for line in (ROOT / "docker" / ".env.example").read_text().splitlines():
+        key = line.partition("=")[0]
+        lines.append(f"{key}={values.pop(key)}" if key in values else line)
+    assert not values, f"not in .env.example: {values}"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_TICK_START = re.compile(r" (tick \S+|run-now): re-tuning \d+ study files?$")
+
+
+def scheduler_ticks(log: str) -> list[list[str]]:
+    """The whole runs in a `tuner schedule` log (a tick, or the --run-now run), each a
+    list of its lines; a run still going is left out."""
+    found, current = [], None
+    for line in log.splitlines():
+        if _TICK_START.search(line):
+            current = []
+        elif current is not None and " next run at " in line:
+            found.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return found
 
 
 def wait_for(probe: Callable[[], T | None], what: str, limit_s: float = 300,
