@@ -159,14 +159,14 @@ def _run_the_loop(dc: Compose, step: Steps, table: Table,
     def ticks() -> list[list[str]]:
         return scheduler_ticks(dc.logs("scheduler"))
 
-    def next_tick(seen: int, what: str) -> list[str]:
+    def next_tick(seen: int, label: str) -> list[str]:
         """The lines about the study (timestamps cut) of the first whole tick after the
-        first ``seen``."""
+        first ``seen``, printed with ``label``."""
         done = wait_for(lambda: (lambda t: t if len(t) > seen else None)(ticks()),
-                        what, every_s=1)
+                        f"the scheduler's tick {seen} ({label})", every_s=1)
         lines = [line.partition(" ")[2] for line in done[seen]]
         for line in lines:
-            say(f"[tick {seen}] {line}")
+            say(f"[{label}, the scheduler's tick {seen}] {line}")
         assert not any("Traceback" in line or line.startswith("error") for line in lines), \
             lines
         return [line for line in lines if line.startswith(("loop:", "loop/"))]
@@ -196,7 +196,7 @@ def _run_the_loop(dc: Compose, step: Steps, table: Table,
 
     # --- tick 0: the first version, and its best promoted -----------------------------
     with step("tick 0: loop created, 3 trials, its best the first champion"):
-        lines = next_tick(0, "the scheduler's first tick")
+        lines = next_tick(0, "tick 0")
         assert len(lines) == 3, lines
         assert lines[0] == "loop: no version yet: created loop and run 3 trials", lines
         assert lines[1].endswith("(first version); 3 of 3 trials finished"), lines
@@ -211,8 +211,8 @@ def _run_the_loop(dc: Compose, step: Steps, table: Table,
 
     # --- tick 1: nothing changed ---------------------------------------------------------
     with step("tick 1: nothing changed: up to date"):
-        seen = between_ticks()
-        lines = next_tick(seen, "the tick after the first champion")
+        # Any tick after the first: the table has not moved.
+        lines = next_tick(1, "tick 1")
         assert len(lines) == 1, lines
         assert lines[0].startswith("loop: up to date (loop, 3 of 3 trials finished"), lines
 
@@ -220,13 +220,13 @@ def _run_the_loop(dc: Compose, step: Steps, table: Table,
     with step("tick 2: +300 rows from the same distribution: the champion holds"):
         seen = between_ticks()
         table.append(rows(600, 300))
-        lines = next_tick(seen, "the tick after rows were added")
+        lines = next_tick(seen, "tick 2")
         assert len(lines) == 1, lines
         assert re.fullmatch(
             rf"loop: data changed \(\+300 rows\); champion loop trial {first['trial']} "
             r"holds: accuracy \S+ on \d+ held-out rows \(was \S+\), largest drift \S+ PSI "
             r"\S+ <= 0\.2", lines[0]), lines
-        lines = next_tick(seen + 1, "the tick after the champion held")
+        lines = next_tick(seen + 1, "tick 2, the next")
         assert len(lines) == 1, lines
         assert lines[0].startswith(f"loop: up to date: champion loop trial {first['trial']} "
                                    "holds on this data (decided "), lines
@@ -237,7 +237,7 @@ def _run_the_loop(dc: Compose, step: Steps, table: Table,
     with step("tick 3: +900 shifted rows: loop/v2 tuned, its challenger decided"):
         seen = between_ticks()
         table.append(rows(900, 900, shifted=True))
-        lines = next_tick(seen, "the tick after shifted rows were added")
+        lines = next_tick(seen, "tick 3")
         assert len(lines) == 4, lines
         assert re.fullmatch(
             rf"loop: data changed \(\+1,200 rows\); champion loop trial {first['trial']} "
