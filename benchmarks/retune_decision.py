@@ -281,6 +281,20 @@ def body(results: list[dict[str, Any]], trials: int, epochs: int, repeats: int,
                          for r in results]] for label in labels]
                      + [["whole tick", *[f"{r['breakdown_wall']:.3f}" for r in results],
                          *["100%" for _ in results]]]))
+    first, again = PARTS[0][0], PARTS[2][0]
+    reads = ", ".join(
+        f"{(r['breakdown'][first] + r['breakdown'][again]) / r['breakdown_wall']:.0%} at "
+        f"{r['size']:,} rows" for r in results)
+    seconds = ", ".join(f"{r['breakdown'][again]:.2f} s at {r['size']:,} rows"
+                        for r in results)
+    small = max((r["breakdown"][PARTS[3][0]] + r["breakdown"][PARTS[4][0]])
+                / r["breakdown_wall"] for r in results)
+    out += ["", f"Reading the file takes {reads} of the hold tick, and it is read twice: "
+            "once into the trials' arrays (the data fingerprint compares them with the "
+            "version's) and once as raw rows (the champion is scored through its own "
+            "preprocessing, and drift is measured on raw columns). Reading it once would "
+            f"take off about {seconds}. Re-scoring the champion and drift together take at "
+            f"most {small:.0%}."]
     out += ["", "The lines the ticks printed (the last repeat):", ""]
     for r in results:
         out += [f"- {r['size']:,} rows, hold: `{r['lines']['hold']}`",
@@ -291,7 +305,12 @@ def body(results: list[dict[str, Any]], trials: int, epochs: int, repeats: int,
                if met else
                f"target missed: a tick that holds costs {ratios} of a re-tune of this "
                f"study, above the {TARGET:.0%} target where marked.")
-    out += ["", "## Verdict", "", f"**Verdict:** {verdict}"]
+    out += ["", "## Verdict", "", f"**Verdict:** {verdict}", "",
+            f"The ratio is this study's ({trials} trials of {epochs} epochs): a tick that "
+            "holds costs the same whatever the study's budget, so a study with more trials "
+            "or epochs (a longer re-tune) has a lower ratio and a smaller one a higher. The "
+            "machine is shared: the other-load column is the share of the CPUs other "
+            "processes used during each tick (n/a: too short to tell)."]
     if quick:
         out += ["", "(Quick run: tiny sizes and budget; the verdict means nothing.)"]
     return "\n".join(out)
