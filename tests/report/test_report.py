@@ -482,3 +482,38 @@ def test_the_report_shows_the_champion_and_the_decisions(tmp_path: Path,
     r = invoke("study", "report", "tiny", "-o", html_path, "--png", png, "--storage",
                sqlite_url)
     assert r.exit_code == 0 and (png / "decisions.png").stat().st_size > 10_000
+
+
+@pytest.mark.unit
+def test_after_a_challenger_is_promoted_the_figure_shows_the_new_champions_score(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """A promotion's history row keeps the replaced champion's score as
+    ``champion_score`` (the score it was decided against); the figure's champion line and
+    promoted marker must show the new champion's."""
+    from conftest import write_study
+    from tuner.champion import current_champion
+    from tuner.history import PROMOTION
+    from tuner.report.collect import collect
+    from tuner.report.series import decisions
+    from tuner.retune import retune_file
+    from tuner.storage import open_storage
+
+    file = write_study(tmp_path, n_trials=3, epochs=1, dataset="digits",
+                       extra='\n[deploy]\npath = "m/tiny.npz"\n\n[retune]\nmin_gain = -1.0\n')
+    assert retune_file(file, sqlite_url).promotion == "promoted"  # the first champion
+    # The definition changes (more epochs): v2 is tuned and its challenger wins.
+    file.write_text(file.read_text().replace("epochs = 1", "epochs = 6"))
+    result = retune_file(file, sqlite_url)
+    assert result.version == "tiny/v2" and result.promotion == "promoted"
+    st = open_storage(sqlite_url, heartbeat=False)
+    data = collect(st, optuna.load_study(storage=st, study_name="tiny/v2"))
+    last = data.decisions[-1]
+    new = current_champion(file, sqlite_url).score
+    assert last[PROMOTION]["score"] == new == last["challenger_score"]
+    assert last["champion_score"] == last["comparison"]["champion"] != new
+    plot = decisions(data)
+    (panel,) = plot.panels
+    (line,) = panel.curves
+    assert line.y == (data.decisions[0]["champion_score"], new)
+    promoted = next(p for p in panel.points if p.label == "promoted")
+    assert promoted.y == line.y

@@ -346,26 +346,36 @@ def _score(row: dict, key: str) -> float | None:
     return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
 
+def _champion_after(row: dict) -> float | None:
+    """The champion's score once ``row`` was decided: the new champion's on a promotion
+    or a roll-back (its record; the row's ``champion_score`` is then the score of the
+    champion it replaced), else the one re-scored."""
+    promoted = row.get(PROMOTION)
+    return _score(promoted, "score") if isinstance(promoted, dict) else \
+        _score(row, "champion_score")
+
+
 def decisions(data: ReportData) -> Plot:
     """The champion's score at each decision about it (`tuner history`), challengers
     beside it; the marker kinds only lend their shapes (dot, ring, cross)."""
     rows = list(data.decisions)
     xs = tuple(float(i) for i in range(1, len(rows) + 1))
     groups = []
-    for kind, label, key, keep in (
-            ("complete", "promoted", "champion_score", lambda r: PROMOTION in r),
-            ("pruned", "champion re-scored", "champion_score", lambda r: PROMOTION not in r),
-            ("diverged", "challenger", "challenger_score", lambda r: True)):
-        picked = [(x, _score(r, key), r) for x, r in zip(xs, rows, strict=True)
-                  if keep(r) and _score(r, key) is not None]
+    for kind, label, value, keep in (
+            ("complete", "promoted", _champion_after, lambda r: PROMOTION in r),
+            ("pruned", "champion re-scored", _champion_after, lambda r: PROMOTION not in r),
+            ("diverged", "challenger", lambda r: _score(r, "challenger_score"),
+             lambda r: True)):
+        picked = [(x, value(r), r) for x, r in zip(xs, rows, strict=True)
+                  if keep(r) and value(r) is not None]
         if picked:
             groups.append(Points(kind, label, tuple(p[0] for p in picked),
                                  tuple(p[1] for p in picked),
                                  tuple(f"{r.get('time', '')[:16]} {r.get('decision')}<br>"
                                        f"{r.get('version') or ''} {r.get('reason') or ''}"
                                        for _, _, r in picked)))
-    line = [(x, _score(r, "champion_score")) for x, r in zip(xs, rows, strict=True)
-            if _score(r, "champion_score") is not None]
+    line = [(x, _champion_after(r)) for x, r in zip(xs, rows, strict=True)
+            if _champion_after(r) is not None]
     curves = (Curve("champion", tuple(x for x, _ in line), tuple(y for _, y in line),
                     COLORS["best"], bold=True, step=True),) if line else ()
     ticks = (xs, tuple(str(r.get("time", ""))[5:16].replace("T", " ") for r in rows)) \
