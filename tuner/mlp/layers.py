@@ -10,12 +10,7 @@ most functions take optional `out=` arrays (as numpy's ufuncs do) and scratch sp
 left out, they allocate, and the functions read like the math. Two layout tricks:
 
 - column sums are BLAS matrix-vector products with a vector of ones (`_column_weights`),
-  faster than `x.sum(axis=0)` and scaled for free; sums of products of two (m, n) arrays
-  are `einsum`s, which write no (m, n) product;
-- a per-unit vector (n,) applied to every row of an (m, n) array goes through
-  `_unitwise`, which hands numpy's inner loop many rows at once;
-- batch norm works in place where it can: writing a fresh array costs about twice an
-  in-place pass (the CPU reads each line before writing it);
+  faster than `x.sum(axis=0)` and scaled for free;
 - the softmax reduces over classes fastest when the logits lie in memory as (k, m),
   one row per class: the model keeps them transposed and passes the (m, k) view,
   and the softmax works on that layout.
@@ -42,17 +37,7 @@ __all__ = [
     "squared_error_forward",
 ]
 
-_CONSTANTS: dict[tuple[int, np.dtype, float], np.ndarray] = {}
-
-
-def _constant(n: int, dtype: np.dtype, value: float) -> np.ndarray:
-    """Read-only vector of n times `value`, made once per (n, dtype, value)."""
-    key = (n, np.dtype(dtype), value)
-    v = _CONSTANTS.get(key)
-    if v is None:
-        v = _CONSTANTS[key] = np.full(n, value, dtype=dtype)
-        v.flags.writeable = False
-    return v
+_VECTORS: dict[tuple[int, np.dtype, bool], np.ndarray] = {}
 
 
 def _column_weights(m: int, dtype: np.dtype, mean: bool = False) -> np.ndarray:
@@ -60,37 +45,12 @@ def _column_weights(m: int, dtype: np.dtype, mean: bool = False) -> np.ndarray:
 
     One BLAS gemv is faster than `x.sum(axis=0)` and takes no extra pass to scale.
     """
-    return _constant(m, dtype, 1.0 / m if mean else 1.0)
-
-
-# Rows handed to numpy's inner loop at once by `_unitwise` (at most): enough that the
-# loop's per-call overhead vanishes, few enough that the tiled vector stays in L1.
-_UNITWISE_ROWS = 32
-
-
-def _unitwise(ufunc: np.ufunc, x: np.ndarray, v: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """`ufunc(x, v, out=out)` for x and out of shape (m, n) and a per-unit v of shape (n,).
-
-    The same result as numpy's broadcasting, faster: broadcasting runs numpy's inner
-    loop once per row, and at n of a few hundred its per-call cost is a third of the
-    work. Viewed as (m / r, r n) against v repeated r times, the loop runs r times
-    fewer. out may be x itself.
-    """
-    m, n = x.shape
-    r = _UNITWISE_ROWS
-    while m % r:
-        r //= 2
-    if r == 1 or not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return ufunc(x, v, out=out)
-    tiled = np.empty((r, n), dtype=out.dtype)
-    tiled[...] = v
-    ufunc(x.reshape(m // r, r * n), tiled.reshape(r * n), out=out.reshape(m // r, r * n))
-    return out
-
-
-def _column_dots(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """sum_i x[i, j] * y[i, j] for each column j, (n,), without writing the product."""
-    return np.einsum("ij,ij->j", x, y, out=out)
+    key = (m, dtype, mean)
+    w = _VECTORS.get(key)
+    if w is None:
+        w = _VECTORS[key] = np.full(m, 1.0 / m if mean else 1.0, dtype=dtype)
+        w.flags.writeable = False
+    return w
 
 
 # ------------------------------------------------------------------- affine
@@ -195,6 +155,7 @@ def relu_forward(
     x: np.ndarray,
     *,
     out: np.ndarray | None = None,
+    zeros: np.ndarray | None = None,
     mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """ReLU, `max(x, 0)` elementwise.
@@ -202,6 +163,8 @@ def relu_forward(
     Args:
         x: inputs of shape (m, n), float32 or float64.
         out: optional array of shape (m, n) for the result; may be x itself.
+        zeros: optional read-only zeros of shape (m, n): numpy's maximum against an
+            array is several times faster than against the scalar 0.
         mask: optional boolean array of shape (m, n) for the cache.
 
     Returns:
@@ -209,9 +172,7 @@ def relu_forward(
         cache: mask, True where x > 0: ReLU's derivative. A boolean is a quarter of a
             float32's memory, and is made while `out` is still in cache.
     """
-    # numpy's maximum against a vector of zeros is faster than against the scalar 0
-    out = _unitwise(np.maximum, x, _constant(x.shape[1], x.dtype, 0.0),
-                    out=np.empty_like(x) if out is None else out)
+    out = np.maximum(x, 0.0 if zeros is None else zeros, out=out)
     return out, np.greater(out, 0.0, out=mask)
 
 
@@ -266,14 +227,15 @@ def batchnorm_forward(
             (never stored: a pass fewer each way).
     """
     m, n = z.shape  # batch, units
+    average = _column_weights(m, z.dtype, mean=True)  # (m,) of 1/m
     mean, var = np.empty((2, n), dtype=z.dtype) if stats is None else stats
-    np.matmul(_column_weights(m, z.dtype, mean=True), z, out=mean)
-    zc = _unitwise(np.subtract, z, mean, out=z if overwrite_z else np.empty_like(z))  # (m, n)
-    np.multiply(_column_dots(zc, zc, out=var), 1.0 / m, out=var)
+    np.matmul(average, z, out=mean)
+    zc = np.subtract(z, mean, out=z if overwrite_z else None)  # (m, n)
+    np.matmul(average, np.multiply(zc, zc, out=out), out=var)  # `out` is scratch here
     std = np.sqrt(var + eps)  # (n,)
     scale = gamma / std  # (n,)
-    out = _unitwise(np.multiply, zc, scale, out=np.empty_like(zc) if out is None else out)
-    _unitwise(np.add, out, beta, out=out)  # gamma * xhat + beta
+    out = np.multiply(zc, scale, out=out)  # gamma * xhat
+    out += beta
     return out, (zc, scale, std)
 
 
@@ -300,18 +262,17 @@ def batchnorm_backward(
     """
     zc, scale, std = cache  # xhat = zc / std, scale = gamma / std
     m = dout.shape[0]
+    ones = _column_weights(m, dout.dtype)
     dz, dgamma, dbeta = (None, None, None) if out is None else out
-    dbeta = np.matmul(_column_weights(m, dout.dtype), dout, out=dbeta)  # sum_i dout
-    dgamma = np.divide(_column_dots(dout, zc), std, out=dgamma)  # sum_i dout * xhat
-    # The closed form of Ioffe & Szegedy's backward, with xhat = zc / std:
-    #   dz = scale / m * (m dout - dbeta - xhat dgamma)
-    #      = scale * (dout - zc * (dgamma / (m std)) - dbeta / m),
-    # computed in dz's memory, three of its four passes in place.
-    work = _unitwise(np.multiply, zc, dgamma / (m * std), out=np.empty_like(zc) if work is None
-                     else work)
-    dz = np.subtract(dout, work, out=dz)
-    _unitwise(np.subtract, dz, dbeta * (1.0 / m), out=dz)
-    _unitwise(np.multiply, dz, scale, out=dz)
+    dbeta = np.matmul(ones, dout, out=dbeta)  # sum_i dout
+    dgamma = np.divide(ones @ np.multiply(dout, zc, out=work), std, out=dgamma)  # sum_i dout * xhat
+    # The closed form of Ioffe & Szegedy's backward, dz = scale/m * (m*dout - dbeta - xhat*dgamma),
+    # distributed as scale*dout - (zc*(k/std*dgamma) + k*dbeta), k = scale/m: 4 passes over (m, n)
+    k = scale / m
+    t = np.multiply(zc, (k / std) * dgamma, out=work)
+    t += k * dbeta
+    dz = np.multiply(dout, scale, out=dz)
+    dz -= t
     return dz, dgamma, dbeta
 
 

@@ -101,7 +101,8 @@ class _Buffers:
     z: np.ndarray  # a_prev @ W, then z - mean
     a: np.ndarray  # the activation
     da: np.ndarray  # d loss / d a, then dz in place
-    work: np.ndarray  # batch norm's scratch: one array's memory, shared by the layers
+    zeros: np.ndarray  # for ReLU
+    work: np.ndarray  # batch norm's scratch
     mask: np.ndarray  # ReLU's cache
 
 
@@ -217,15 +218,12 @@ class Network:
         batch of an epoch works in memory the cache already holds.
         """
         dtype = self.dtype
-        widths = [layer.W.shape[1] for layer in self._hidden]
-        # Every layer's scratch is the start of one array: the working set of a step
-        # is what decides whether its passes run from the L2 cache.
-        work = np.zeros(m * max(widths, default=0), dtype)
         hidden = []
-        for i, n in enumerate(widths):
+        for i, layer in enumerate(self._hidden):
+            n = layer.W.shape[1]
             if larger is None:
-                z, a, da = (np.zeros((m, n), dtype) for _ in range(3))
-                buffers = _Buffers(z, a, da, work[: m * n].reshape(m, n), np.zeros((m, n), bool))
+                z, a, da, zeros, work = (np.zeros((m, n), dtype) for _ in range(5))
+                buffers = _Buffers(z, a, da, zeros, work, np.zeros((m, n), bool))
             else:
                 big = larger.hidden[i]
                 buffers = _Buffers(*(getattr(big, f)[:m] for f in _Buffers.__slots__))
@@ -260,7 +258,7 @@ class Network:
             else:
                 h, linear = affine_forward(a, layer.W, layer.b, out=buf.a)
                 bn = None
-            a, relu = relu_forward(h, out=h, mask=buf.mask)
+            a, relu = relu_forward(h, out=h, zeros=buf.zeros, mask=buf.mask)
             caches.append((linear, bn, relu))
         logits, output = affine_forward(a, self._W_out, self._b_out, out=ws.logits)
         if self.loss == "squared_error":
