@@ -308,6 +308,37 @@ def test_two_ticks_at_once_on_shifted_rows_make_one_version_and_one_decision(
     assert len(decisions(sqlite_url)) == 3
 
 
+@pytest.mark.integration
+def test_a_tick_that_decided_before_another_retuned_and_promoted_decides_again(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The interleaving two schedulers met in CI, made certain: this tick compares the
+    # fingerprints with the chain, then another process (a real one) makes v2 and promotes
+    # its challenger before this tick takes the chain's lock. The tick must see that chain,
+    # not re-score the new champion on the data it was trained on and record "holds".
+    import tuner.retune
+
+    file = study(tmp_path, sqlite_url, retune="min_gain = -1.0")  # the challenger wins
+    tick(file, sqlite_url)
+    append(tmp_path, rows(600, 900, shifted=True))
+    other: list[dict] = []
+    decide = tuner.retune.decide
+
+    def decide_then_another_process_retunes(*args: object, **kwargs: object) -> object:
+        decision = decide(*args, **kwargs)
+        if not other:
+            out = run_tuner("retune", str(file), "--json")
+            other.append(json.loads(out.stdout)[0])
+        return decision
+
+    monkeypatch.setattr(tuner.retune, "decide", decide_then_another_process_retunes)
+    result = tick(file, sqlite_url)
+    assert other[0]["action"] == "retune" and other[0]["promotion"] == "promoted", other
+    assert result["action"] == "up to date" and result["version"] == "loop/v2", result
+    assert result["promotion"] is None
+    assert decisions(sqlite_url) == ["promoted", "re-tune", "promoted"]
+    assert [v.name for v in chain(sqlite_url, "loop")] == ["loop", "loop/v2"]
+
+
 @pytest.mark.unit
 def test_a_champion_that_cannot_read_todays_rows_is_replaced(tmp_path: Path,
                                                              sqlite_url: str) -> None:

@@ -138,27 +138,30 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
     _ = door.splits  # the trials' data, from which the data fingerprint is computed
     st = door.storage
     try:
-        if st is None:  # dry run on a storage that does not exist yet
-            decision = Decision("create", None, version_name(spec.name, 1))
-        else:
-            decision = decide(st, spec.name, door.fingerprints)
-        if force and st is not None:
-            decision = decision.forcing(st)
-        result = RetuneResult(
-            file=str(file), study=spec.name, storage=door.where, action=decision.action,
-            version=decision.target, parent=decision.newest.name if decision.newest else None,
-            reason=decision.reason or ("first version" if decision.action == "create" else ""),
-            changes=[{"part": p, "old": o, "new": n} for p, o, n in decision.changes],
-            corrupted=list(decision.corrupted), dry_run=dry_run, n_trials=spec.n_trials)
-        for part in decision.corrupted:
-            old = decision.newest.attrs.get(keys.HASHES[part])
-            say(f"{spec.name}: {keys.HASHES[part]} of {decision.newest.name} is "
-                f"{'missing' if old is None else f'corrupted ({str(old)[:20]!r})'}: "
-                f"treating the {part} as changed")
-        if _data_only(decision) and st is not None:
-            held = _before_retune(result, door, say)
-            if held is not None:
-                return held
+        for _attempt in range(3):
+            decision = _decision(door, force)
+            result = RetuneResult(
+                file=str(file), study=spec.name, storage=door.where, action=decision.action,
+                version=decision.target,
+                parent=decision.newest.name if decision.newest else None,
+                reason=decision.reason or ("first version" if decision.action == "create"
+                                           else ""),
+                changes=[{"part": p, "old": o, "new": n} for p, o, n in decision.changes],
+                corrupted=list(decision.corrupted), dry_run=dry_run, n_trials=spec.n_trials)
+            for part in decision.corrupted:
+                old = decision.newest.attrs.get(keys.HASHES[part])
+                say(f"{spec.name}: {keys.HASHES[part]} of {decision.newest.name} is "
+                    f"{'missing' if old is None else f'corrupted ({str(old)[:20]!r})'}: "
+                    f"treating the {part} as changed")
+            if not (_data_only(decision) and st is not None):
+                break
+            held = _before_retune(result, decision, door, say)
+            if held is not _CHAIN_MOVED:
+                if held is not None:
+                    return held
+                break
+            # Another process made a version (and maybe a champion) between this
+            # process's decision and the chain's lock: decide again on the chain as it is.
         result = _act(result, decision, door, stop=stop, say=say, on_trial=on_trial)
         if st is not None and not dry_run:
             _after_version(result, door, say)
@@ -167,21 +170,36 @@ def retune_file(file: str | Path, storage: str | TunerStorage | None = None, *,
         door.close()
 
 
+def _decision(door: StudyFile, force: bool) -> Decision:
+    st, spec = door.storage, door.spec
+    if st is None:  # dry run on a storage that does not exist yet
+        return Decision("create", None, version_name(spec.name, 1))
+    decision = decide(st, spec.name, door.fingerprints)
+    return decision.forcing(st) if force else decision
+
+
+# `_before_retune`'s answer when the chain moved after the caller decided.
+_CHAIN_MOVED: Any = object()
+
+
 def _data_only(decision: Decision) -> bool:
     """Whether only the data moved: the one change a champion may outlive (hardware and
     definition changes, and --force, make a new version as before)."""
     return decision.action == "retune" and not decision.forced and decision.parts == ("data",)
 
 
-def _before_retune(result: RetuneResult, door: StudyFile, say: Callable[[str], None]
-                   ) -> RetuneResult | None:
+def _before_retune(result: RetuneResult, decision: Decision, door: StudyFile,
+                   say: Callable[[str], None]) -> Any:
     """Decide, under the chain's lock, whether the champion holds on the new data: the
-    result to return when it does (no version, no trial), None to re-tune."""
+    result to return when it does (no version, no trial), None to re-tune, and
+    `_CHAIN_MOVED` when the chain's newest version is no longer ``decision.newest``
+    (another process re-tuned, and perhaps promoted, in between: decide again)."""
     from tuner import history
     from tuner.chain_lock import chain_lock
     from tuner.champion import chain_champion
     from tuner.compare import current_rows
     from tuner.decision import HOLDS, RETUNE, assess, decided
+    from tuner.versions import newest_version
 
     st, spec = door.storage, door.spec
     champion = chain_champion(st, spec.name)
@@ -198,6 +216,12 @@ def _before_retune(result: RetuneResult, door: StudyFile, say: Callable[[str], N
         say(result.message)
         return result
     with chain_lock(st, spec.name):
+        newest = newest_version(st, spec.name)
+        if newest is None or newest.name != decision.newest.name:
+            return _CHAIN_MOVED
+        champion = chain_champion(st, spec.name)  # read again: a promotion takes this lock
+        if champion is None:
+            return None
         prior = decided(history.read(st, spec.name), data=data_now, champion=champion)
         if prior is not None:  # a tick before this one, or another scheduler, decided
             if prior["decision"] == RETUNE:
