@@ -13,7 +13,11 @@ the same batch size, the same number of epochs and the same BLAS thread count:
   `torch.optim.SGD(lr=alpha (1 - beta), momentum=beta)`, float32;
 - "before": tuner's float32 MLP as it was before its layers returned true gradients
   (benchmarks/mlp_before.py, a frozen copy kept only as the baseline of this table), so
-  that one run shows the ratios of the code before and after side by side.
+  that one run shows the ratios of the code before and after side by side;
+- "fused", with `--fused REF`: the single-file MLP (`tuner/mlp.py`) at git commit REF,
+  read from the repository's history, not kept as a copy. `--fused 5acce29^` is the last
+  code before the layers were split into forward/backward pairs, whose ratios the
+  redesign was asked to keep: one run shows whether the split cost anything here.
 
 Seconds per epoch are medians over every epoch after the first (the warm-up), pooled
 over the repeats; competitors take turns within each repeat so that a noisy moment
@@ -23,7 +27,8 @@ more than 10% of the CPUs is redone. The GEMM floor is the epoch's matmul FLOPs
 divided by this machine's rate on a large square matmul; the "needed" floor leaves
 out the first layer's input gradient, which no trainer computes.
 
-Usage: python benchmarks/mlp_speed.py [--quick] [--cpu-time] [--rows SUBSTRING ...] [--out PATH]
+Usage: python benchmarks/mlp_speed.py [--quick] [--cpu-time] [--fused REF] [--rows SUBSTRING ...]
+    [--out PATH]
 
 --cpu-time times every epoch (and the matmul rate) by this process's CPU time
 (`time.process_time`) with one BLAS thread, instead of the wall clock with the
@@ -40,12 +45,17 @@ section lists the BLAS kernel that ran).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -128,6 +138,35 @@ def run_before(row: Row, data, epochs: int) -> EpochTimes:
     return time_before(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs)
 
 
+def fused_class(ref: str) -> Any:
+    """`MLPClassifierBN` of the single-file `tuner/mlp.py` at git commit ``ref``, imported
+    from a temporary copy of that file (it imports only numpy and tuner.errors)."""
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(["git", "-C", str(root), "show", f"{ref}:tuner/mlp.py"],
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        why = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "git failed"
+        raise ValueError(f"--fused {ref}: no tuner/mlp.py at that commit ({why})")
+    path = Path(tempfile.mkdtemp(prefix="mlp_fused_")) / "mlp_fused.py"
+    path.write_text(shown.stdout, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("mlp_fused", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MLPClassifierBN
+
+
+def time_fused(cls: Any, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, *,
+               hidden: Sequence[int], batch_size: int, epochs: int) -> EpochTimes:
+    """The single-file MLP of `--fused REF` in float32, timed as `time_tuner` times tuner's."""
+    X, X_val = X.astype("float32"), X_val.astype("float32")
+    stamps: list[float] = []
+    clf = cls(hidden=tuple(hidden), learning_rate=ALPHA, momentum=BETA, epochs=epochs,
+              batch_size=batch_size, seed=0, dtype="float32")
+    start = time.perf_counter()
+    clf.fit(X, y, on_epoch=lambda epoch, metrics: stamps.append(time.perf_counter()))
+    return EpochTimes(per_epoch(start, stamps), clf.score(X_val, y_val))
+
+
 def run_sklearn(row: Row, data, epochs: int) -> EpochTimes:
     return time_sklearn(*data, hidden=row.hidden, batch_size=row.batch_size, epochs=epochs)
 
@@ -201,11 +240,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument(
+        "--fused", metavar="REF", default=None,
+        help="add the single-file MLP of git commit REF as a column (5acce29^: the code "
+        "before the layers were split into pairs)",
+    )
+    parser.add_argument(
         "--cpu-time", action="store_true",
         help="time by CPU time with 1 BLAS thread (see the module's docstring)",
     )
     args = parser.parse_args(argv)
     machine = Machine()
+    try:
+        fused = fused_class(args.fused) if args.fused else None
+    except ValueError as e:
+        parser.error(str(e))
 
     epochs = args.epochs or (3 if args.quick else 6)
     repeats = args.repeats or (1 if args.quick else (11 if args.cpu_time else 5))
@@ -256,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             }
             if use_torch:
                 competitors["torch"] = partial(run_torch, row, data, epochs)
+            if fused is not None:
+                competitors["fused32"] = partial(time_fused, fused, *data, hidden=row.hidden,
+                                                 batch_size=row.batch_size, epochs=epochs)
             runs: dict[str, list[EpochTimes]] = {name: [] for name in competitors}
             others, slowdowns, redone = [], [], 0
             while len(runs["tuner32"]) < repeats:
@@ -292,10 +343,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for name, results in runs.items()
             }
-            ratios["before_sklearn"] = statistics.median(
-                before.median / theirs.median
-                for before, theirs in zip(runs["before32"], runs["sklearn"], strict=True)
-            )
+            for name in ("before32", "fused32"):
+                if name in runs:
+                    ratios[f"{name}_sklearn"] = statistics.median(
+                        base.median / theirs.median
+                        for base, theirs in zip(runs[name], runs["sklearn"], strict=True))
             X_train, y_train = data[0], data[1]
             shape = (row, X_train.shape[0], X_train.shape[1], len(np.unique(y_train)))
             flops = (epoch_flops(*shape), epoch_flops(*shape, needed=True))
@@ -307,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 noise = f"{min(spread):.2f}-{max(spread):.2f} / {other:.0%}"
             table.append((row, pooled, ratios, flops, noise))
-            print(format_row(*table[-1], rates["float32"], use_torch), flush=True)
+            print(format_row(*table[-1], rates["float32"], use_torch, fused is not None),
+                  flush=True)
 
     clock_name = "CPU seconds (time.process_time, 1 BLAS thread)" if args.cpu_time else "seconds"
     lines = [
@@ -324,12 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         "split. \"before\" is tuner's float32 MLP before its layers returned true gradients "
         "(benchmarks/mlp_before.py, frozen; timed in the same repeats as the others): "
         "\"before / sklearn\" and \"before / floor\" are its ratios, \"f32 / before\" "
-        "the current code's time over it.",
+        "the current code's time over it."
+        + (f" \"fused\" is the single-file MLP at git commit {args.fused} "
+           "(`--fused`), timed in the same repeats." if args.fused else ""),
         "",
-        header(use_torch),
-        "|" + "---|" * len(header(use_torch).strip("|").split("|")),
+        header(use_torch, fused is not None),
+        "|" + "---|" * len(header(use_torch, fused is not None).strip("|").split("|")),
     ]
-    lines += [format_row(*entry, rates["float32"], use_torch) for entry in table]
+    lines += [format_row(*entry, rates["float32"], use_torch, fused is not None) for entry in table]
     lines += ["", "## Machine", ""] + machine_lines(machine, threads, rates)
     if not use_torch:
         lines.append(
@@ -356,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def header(use_torch: bool) -> str:
+def header(use_torch: bool, fused: bool = False) -> str:
     cols = ["row", "tuner f32 s/epoch", "tuner f64 s/epoch", "sklearn s/epoch"]
     if use_torch:
         cols.append("torch f32 s/epoch")
@@ -368,6 +423,8 @@ def header(use_torch: bool) -> str:
     cols += ["acc f32", "acc f64", "acc sklearn"]
     if use_torch:
         cols.append("acc torch")
+    if fused:
+        cols += ["fused f32 s/epoch", "fused / sklearn", "f32 / fused", "fused / floor"]
     cols.append("noise")
     return "| " + " | ".join(cols) + " |"
 
@@ -380,6 +437,7 @@ def format_row(
     noise: str,
     rate: float,
     use_torch: bool,
+    fused: bool = False,
 ) -> str:
     floor, floor_needed = (f / rate for f in flops)
     ours = pooled["tuner32"].median
@@ -389,13 +447,18 @@ def format_row(
     if use_torch:
         cells.append(f"{pooled['torch'].median:.5f}")
     before = pooled["before32"].median
-    cells += [f"{before:.5f}", f"{ratios['sklearn']:.2f}", f"{ratios['before_sklearn']:.2f}"]
+    cells += [f"{before:.5f}", f"{ratios['sklearn']:.2f}",
+              f"{ratios['before32_sklearn']:.2f}"]
     if use_torch:
         cells.append(f"{ratios['torch']:.2f}")
     cells += [f"{ratios['before32']:.2f}", f"{floor:.5f}", f"{ours / floor:.2f}",
               f"{before / floor:.2f}", f"{ours / floor_needed:.2f}"]
     names = ["tuner32", "tuner64", "sklearn"] + (["torch"] if use_torch else [])
     cells += [f"{pooled[name].val_accuracy:.3f}" for name in names]
+    if fused:
+        old = pooled["fused32"].median
+        cells += [f"{old:.5f}", f"{ratios['fused32_sklearn']:.2f}", f"{ratios['fused32']:.2f}",
+                  f"{old / floor:.2f}"]
     cells.append(noise)
     return "| " + " | ".join(cells) + " |"
 
