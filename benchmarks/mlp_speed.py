@@ -147,11 +147,12 @@ def fused_class(ref: str) -> Any:
     if shown.returncode != 0:
         why = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else "git failed"
         raise ValueError(f"--fused {ref}: no tuner/mlp.py at that commit ({why})")
-    path = Path(tempfile.mkdtemp(prefix="mlp_fused_")) / "mlp_fused.py"
-    path.write_text(shown.stdout, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("mlp_fused", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory(prefix="mlp_fused_") as folder:
+        path = Path(folder) / "mlp_fused.py"
+        path.write_text(shown.stdout, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location("mlp_fused", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # the file is needed only while it is executed
     return module.MLPClassifierBN
 
 
