@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CHURN = ROOT / "data" / "churn.csv"
-HEAVY = ("sklearn", "pandas", "optuna", "scipy")
+HEAVY = ("sklearn", "pandas", "optuna", "scipy", "numba")  # numba: training only
 
 
 def trained(folder: Path, study: Path) -> Path:

@@ -18,9 +18,12 @@ does with it is `tuner.mlp.optimizer`'s business, and the epochs are
 `tuner.mlp.fitting`'s.
 
 Speed (DESIGN idea 6). At the sizes we tune, numpy's per-call overhead and its
-passes over memory cost more than the matmuls, so a mini-batch step makes as few
-numpy calls and passes as it can (benchmarks/mlp_speed.py measures it):
+passes over memory cost as much as the matmuls, so a mini-batch step makes as few
+calls and passes as it can (benchmarks/mlp_speed.py measures it):
 
+- with batch norm, a hidden layer's BN and ReLU run as one compiled loop nest each way
+  (`tuner.mlp.kernels`: three passes forward, two backward, where the numpy layers of
+  `tuner.mlp.layers`, the reference they are tested against, take about sixteen);
 - every trainable array is a view into one flat vector `theta`, and every gradient
   a view into one flat vector `grad` the layers write in place (`out=`), so the
   optimizer updates the whole network in a few operations on two vectors;
@@ -42,8 +45,6 @@ import numpy as np
 from tuner.mlp.layers import (
     affine_backward,
     affine_forward,
-    batchnorm_backward,
-    batchnorm_forward,
     batchnorm_inference,
     linear_backward,
     linear_forward,
@@ -96,14 +97,30 @@ class _Hidden:
 
 @dataclass(slots=True)
 class _Buffers:
-    """The (m, n) arrays a training step writes for one hidden layer."""
+    """The arrays a training step writes for one hidden layer: (m, n) ones per row, then
+    (n,) ones per unit, which the short last batch of an epoch shares with a full one."""
 
-    z: np.ndarray  # a_prev @ W, then z - mean
     a: np.ndarray  # the activation
     da: np.ndarray  # d loss / d a, then dz in place
-    zeros: np.ndarray  # for ReLU
-    work: np.ndarray  # batch norm's scratch
-    mask: np.ndarray  # ReLU's cache
+    z: np.ndarray | None  # with batch norm: a_prev @ W, then z - mean
+    zeros: np.ndarray | None  # without batch norm: for ReLU
+    mask: np.ndarray | None  # without batch norm: ReLU's cache
+    inv_std: np.ndarray | None  # with batch norm: 1 / sqrt(var + eps), (n,)
+    coef: np.ndarray | None  # with batch norm: the backward kernel's scratch, (2, n)
+
+
+_PER_ROW = ("a", "da", "z", "zeros", "mask")
+
+
+def _new_buffers(m: int, n: int, dtype: np.dtype, batchnorm: bool) -> _Buffers:
+    def rows(kind: type | np.dtype = dtype) -> np.ndarray:
+        return np.zeros((m, n), kind)
+
+    if batchnorm:
+        return _Buffers(a=rows(), da=rows(), z=rows(), zeros=None, mask=None,
+                        inv_std=np.zeros(n, dtype), coef=np.zeros((2, n), dtype))
+    return _Buffers(a=rows(), da=rows(), z=None, zeros=rows(), mask=rows(bool),
+                    inv_std=None, coef=None)
 
 
 @dataclass(slots=True)
@@ -143,6 +160,7 @@ class Network:
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.dtype, self.eps, self.n_classes = np.dtype(dtype), eps, n_classes
+        self._eps = self.dtype.type(eps)  # a Python float would make a float32 kernel float64
         self.loss = loss
         shapes = parameter_shapes(n_features, hidden, n_classes, batchnorm)
         total = sum(math.prod(shape) for _, shape in shapes)
@@ -220,13 +238,14 @@ class Network:
         dtype = self.dtype
         hidden = []
         for i, layer in enumerate(self._hidden):
-            n = layer.W.shape[1]
+            n, bn = layer.W.shape[1], layer.gamma is not None
             if larger is None:
-                z, a, da, zeros, work = (np.zeros((m, n), dtype) for _ in range(5))
-                buffers = _Buffers(z, a, da, zeros, work, np.zeros((m, n), bool))
-            else:
-                big = larger.hidden[i]
-                buffers = _Buffers(*(getattr(big, f)[:m] for f in _Buffers.__slots__))
+                buffers = _new_buffers(m, n, dtype, bn)
+            else:  # the first m rows of the larger batch's arrays; the same per-unit ones
+                big = {f: getattr(larger.hidden[i], f) for f in _Buffers.__slots__}
+                buffers = _Buffers(**{
+                    f: v[:m] if f in _PER_ROW and v is not None else v for f, v in big.items()
+                })
             hidden.append(buffers)
         return Workspace(hidden, np.empty((self.n_classes, m), dtype).T)
 
@@ -246,20 +265,22 @@ class Network:
             float (NaN or inf when the network has diverged). The batch statistics of
             BN are in `batch_stats`.
         """
-        eps, hidden, buffers = self.eps, self._hidden, ws.hidden
-        caches = []
+        from tuner.mlp import kernels  # numba takes 0.4 s to import: training only
+
+        eps, hidden, buffers = self._eps, self._hidden, ws.hidden
+        linears = []
         a = X
         for layer, buf in zip(hidden, buffers, strict=True):
             if layer.gamma is not None:
                 z, linear = linear_forward(a, layer.W, out=buf.z)
-                h, bn = batchnorm_forward(
-                    z, layer.gamma, layer.beta, eps, stats=layer.stats, out=buf.a, overwrite_z=True
-                )
+                mean, var = layer.stats
+                kernels.batchnorm_relu_forward(z, layer.gamma, layer.beta, eps, mean, var,
+                                               buf.inv_std, buf.a)
+                a = buf.a
             else:
                 h, linear = affine_forward(a, layer.W, layer.b, out=buf.a)
-                bn = None
-            a, relu = relu_forward(h, out=h, zeros=buf.zeros, mask=buf.mask)
-            caches.append((linear, bn, relu))
+                a, _ = relu_forward(h, out=h, zeros=buf.zeros, mask=buf.mask)
+            linears.append(linear)
         logits, output = affine_forward(a, self._W_out, self._b_out, out=ws.logits)
         if self.loss == "squared_error":
             loss, cache = squared_error_forward(logits, Y, overwrite_pred=True)
@@ -274,14 +295,14 @@ class Network:
             dlogits, output, out=(da, self._dW_out, self._db_out), input_grad=bool(hidden)
         )
         for i in range(len(hidden) - 1, -1, -1):
-            layer, (linear, bn, relu) = hidden[i], caches[i]
+            layer, buf, linear = hidden[i], buffers[i], linears[i]
             da_prev = buffers[i - 1].da if i else None
-            dz = relu_backward(da, relu, out=da)
-            if bn is not None:
-                dgrads = (dz, layer.dgamma, layer.dbeta)  # dL/dz replaces dL/d(BN out)
-                batchnorm_backward(dz, bn, out=dgrads, work=buffers[i].work)
-                linear_backward(dz, linear, out=(da_prev, layer.dW), input_grad=i > 0)
+            if layer.gamma is not None:  # da becomes dz, d loss / d (a_prev @ W)
+                kernels.batchnorm_relu_backward(da, buf.a, buf.z, layer.gamma, buf.inv_std,
+                                                layer.dgamma, layer.dbeta, buf.coef)
+                linear_backward(da, linear, out=(da_prev, layer.dW), input_grad=i > 0)
             else:
+                dz = relu_backward(da, buf.mask, out=da)
                 affine_backward(dz, linear, out=(da_prev, layer.dW, layer.db), input_grad=i > 0)
             da = da_prev
         return loss

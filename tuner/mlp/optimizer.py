@@ -5,7 +5,8 @@
 
 for every trainable array at once: the network keeps its parameters (hidden W, gamma,
 beta; output W and b; hidden b without batch norm) in one flat vector and their
-gradient in another, so a step is four in-place operations on two vectors.
+gradient in another, so a step is one compiled pass over the two
+(`tuner.mlp.kernels.momentum_step`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ __all__ = ["SGDMomentum"]
 class SGDMomentum:
     """SGD with momentum on one flat parameter vector, updated in place.
 
-    It keeps `learning_rate * v` rather than `v` (the same steps, a pass fewer: numpy
-    has no fused `p -= a * v`), so `velocity` reads `learning_rate * v`.
+    It keeps `learning_rate * v` rather than `v` (the same steps, a multiplication
+    fewer per parameter), so `velocity` reads `learning_rate * v`.
 
     Args:
         params: the parameters, a flat float vector; `step` moves it in place.
@@ -28,19 +29,18 @@ class SGDMomentum:
     """
 
     def __init__(self, params: np.ndarray, learning_rate: float, momentum: float) -> None:
+        from tuner.mlp.kernels import momentum_step  # numba's import: training only
+
         self.params = params
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.velocity = np.zeros_like(params)  # learning_rate * v
+        self._momentum_step = momentum_step
+        # in the vectors' dtype: a float32 step computes in float32
+        self._scalars = (params.dtype.type(learning_rate * (1.0 - momentum)),
+                         params.dtype.type(momentum))
 
     def step(self, grad: np.ndarray) -> None:
-        """One update with `grad`, the loss's gradient laid out like `params`.
-
-        `grad` is scaled in place (the caller writes a fresh gradient before each step).
-        """
-        # lr v = momentum * (lr v) + lr (1 - momentum) grad; p -= lr v.
-        # Python floats: a float32 vector stays float32.
-        grad *= self.learning_rate * (1.0 - self.momentum)
-        self.velocity *= self.momentum
-        self.velocity += grad
-        self.params -= self.velocity
+        """One update with `grad`, the loss's gradient laid out like `params`:
+        lr v = momentum * (lr v) + lr (1 - momentum) grad; p -= lr v."""
+        self._momentum_step(self.params, self.velocity, grad, *self._scalars)
