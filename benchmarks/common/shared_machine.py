@@ -123,7 +123,8 @@ class SpeedProbe:
 
 
 _REPORTED = {"numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn",
-             "optuna": "optuna", "torch": "torch", "matplotlib": "matplotlib"}
+             "numba": "numba", "optuna": "optuna", "torch": "torch",
+             "matplotlib": "matplotlib"}
 
 
 class Machine:
