@@ -158,10 +158,15 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
 
     # --- docker compose stop during a study ----------------------------------------------
     with step("a trial running in each worker, then `docker compose stop`"):
-        # Trials past their first epoch (the data loaded, the fit going), one per worker.
-        # Polled inside the db container, every 0.1 s: a trial lasts a second or two.
+        # Trials past their first epoch (the data loaded, the fit going), one per worker,
+        # polled inside the db container every 0.1 s, in a study that has created no
+        # more than those: a trial lasts under a second, and the signal reaches the
+        # workers about a second after the poll, so the study must still have trials
+        # for them to be in (at the end of the last study they would be idle).
         running = ("select count(distinct t.trial_id) from trials t join "
-                   "trial_intermediate_values v using (trial_id) where t.state = 'RUNNING'")
+                   "trial_intermediate_values v using (trial_id) where t.state = 'RUNNING' "
+                   "and (select count(*) from trials u where u.study_id = t.study_id) "
+                   f"<= {N_TRIALS - 2 * WORKERS}")
         dc("exec", "-T", "db", "sh", "-c",
            f'until [ "$(psql -U tuner -d tuner -Atc "{running}" 2>/dev/null || echo 0)" '
            f'-ge {WORKERS} ]; do sleep 0.1; done', timeout=300)
@@ -341,6 +346,15 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
         assert plain_run.returncode == 0, stderr
         assert "40 trials finished" in stderr, stderr
         assert "Traceback" not in stderr
+    with step("docker run: a new container's first training loads the kernels the image "
+              "compiled, and compiles none"):
+        probe = ("from tuner.mlp import kernels; kernels.warm_up(); "
+                 "stats = [k.stats for k in kernels.KERNELS]; "
+                 "print(sum(s.cache_misses.total() for s in stats), "
+                 "sum(s.cache_hits.total() for s in stats))")
+        result = sh("docker", "run", "--rm", "--entrypoint", "/opt/venv/bin/python",
+                    TUNER_IMAGE, "-c", probe)
+        assert result.stdout.split() == ["0", "6"], (result.stdout, result.stderr)
     step.write(f"[e2e] {took:7.1f} s  (docker run --rm IMAGE study run "
                "studies/digits-momentum.toml, 40 trials, alongside the steps above)")
 
