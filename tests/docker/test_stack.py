@@ -348,7 +348,7 @@ def _run_the_stack(dc: Compose, step: Steps, studies: dict[str, Path], base: str
         assert "Traceback" not in stderr
     with step("docker run: a new container's first training loads the kernels the image "
               "compiled, and compiles none"):
-        probe = ("from tuner.mlp import kernels; kernels.warm_up(); "
+        probe = ("from tuner.mlp import kernels, precompile; precompile.warm_up(); "
                  "stats = [k.stats for k in kernels.KERNELS]; "
                  "print(sum(s.cache_misses.total() for s in stats), "
                  "sum(s.cache_hits.total() for s in stats))")

@@ -5,6 +5,8 @@
   each usable and gradient-checked on its own, each returning true gradients;
 - `network`: `Network`, the layers composed: parameter layout, forward/backward, logits;
 - `optimizer`: `SGDMomentum`, the course's gradient descent with momentum;
+- `kernels`: the training step's batch norm + ReLU and momentum update as compiled loops
+  (numba), tested against `layers`; `precompile` compiles them ahead of time;
 - `fitting`: `train`, the epochs: shuffling, steps, divergence, `on_epoch`;
 - `base`: `MLPBase`, what both tasks share (hyperparameters, network, record, files);
 - `model`: `MLPCore`, the classifier (checks, network, fitting, prediction), fast,

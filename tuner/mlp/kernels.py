@@ -23,9 +23,8 @@ each) and caches the machine code on disk, next to this file or in the user's ca
 folder (NUMBA_CACHE_DIR overrides both). Where no such folder is writable (a read-only
 install with no home), the kernels compile once per process instead of failing.
 numba itself takes about 0.4 s to import, so only training imports this module.
-`python -m tuner.mlp.kernels` compiles every kernel ahead of time (`warm_up`): the Docker
-image does, so that a container's first training, a scheduled one included, only loads
-them.
+`python -m tuner.mlp.precompile` compiles every kernel ahead of time: the Docker image
+does, so that a container's first training, a scheduled one included, only loads them.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-__all__ = ["KERNELS", "batchnorm_relu_backward", "batchnorm_relu_forward", "momentum_step",
-           "warm_up"]
+__all__ = ["KERNELS", "batchnorm_relu_backward", "batchnorm_relu_forward", "momentum_step"]
 
 
 def _compiled(function: Callable) -> Callable:
@@ -162,17 +160,3 @@ def momentum_step(
 
 KERNELS = (batchnorm_relu_forward, batchnorm_relu_backward, momentum_step)
 
-
-def warm_up() -> None:
-    """Compile (or load from the cache) every kernel for float32 and float64, as training
-    calls them: a few steps of a tiny network with batch norm in each dtype."""
-    from tuner.mlp.model import MLPCore  # the real call path, so the signatures match
-
-    X = np.random.default_rng(0).standard_normal((40, 3))
-    y = (X[:, 0] > 0).astype(int)
-    for dtype in ("float32", "float64"):
-        MLPCore(hidden=(4,), epochs=1, batch_size=16, dtype=dtype).fit(X, y)
-
-
-if __name__ == "__main__":
-    warm_up()
