@@ -30,9 +30,10 @@ $(TEST_DEPS): pyproject.toml | $(BIN)/python
 test-deps: $(TEST_DEPS)
 
 # The linter, the manual (a broken link fails it), then every test: unit, integration
-# (databases, subprocesses, signals), e2e (browser, Docker stack).
+# (databases, subprocesses, signals), e2e (browser, Docker stack), with the servers and
+# tools they need made ready first (tests/services.sh: installs with apt, needs root).
 test: lint docs
-	$(BIN)/python -m pytest -q
+	bash tests/services.sh $(BIN)/python -m pytest -q
 
 # The unit tests only: in-process, no server, no subprocess, no signal.
 test-fast: test-deps

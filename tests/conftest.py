@@ -1,8 +1,8 @@
 """Shared fixtures: real SQLite files, real PostgreSQL and MariaDB databases, real CLIs.
 
 The PostgreSQL and MariaDB fixtures create a fresh database per test and drop it
-afterwards. Without the servers they skip, saying how to enable them; with
-TUNER_REQUIRE_SERVICES=1 (set by .ci/run) a missing server fails the test instead.
+afterwards. Without the servers they fail, saying how to start them (`make test` starts
+them first: tests/services.sh).
 """
 
 from __future__ import annotations

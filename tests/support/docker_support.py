@@ -64,7 +64,7 @@ def why_no_docker() -> str | None:
     """What is missing to run the stack here, or None."""
     for tool, package in (("dockerd", "docker.io"), ("debootstrap", "debootstrap")):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            return f"{tool} is not installed (apt-get install {package}; .ci/run does)"
+            return f"{tool} is not installed (apt-get install {package}; tests/services.sh does)"
     if shutil.which("docker") is None:
         return "the docker client is not installed (apt-get install docker.io)"
     if compose_binary() is None:

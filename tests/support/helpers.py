@@ -1,4 +1,4 @@
-"""Helpers shared by the test modules: study files, running the CLI, skip-or-fail for a
+"""Helpers shared by the test modules: study files, running the CLI, the failure for a
 missing service, and `wait_until`, the one way a test waits for something.
 
 Import them with `from helpers import ...` (pytest puts tests/ on sys.path). Fixtures stay
@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -79,12 +79,11 @@ def run_tuner(*args: str, env: dict[str, str] | None = None, timeout: float = 30
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-def missing(message: str) -> None:
-    """Something a test needs is not on this machine: skip, saying how to get it; with
-    TUNER_REQUIRE_SERVICES=1 (set by .ci/run) fail instead, since CI must run it."""
-    if os.environ.get("TUNER_REQUIRE_SERVICES") == "1":
-        pytest.fail(message + " (TUNER_REQUIRE_SERVICES=1: required here)")
-    pytest.skip(message)
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not on this machine: the test fails, saying how to get it.
+    Never a skip: `make test` makes every server and tool ready first (tests/services.sh),
+    so a missing one is a broken set-up, not a test to leave out."""
+    pytest.fail(message + " (`make test` installs and starts it: tests/services.sh)")
 
 
 def wait_until(predicate: Callable[[], T], *, what: str, timeout: float = 60.0,

@@ -6,7 +6,7 @@ temporary folder, every database of the server behind it (``* = host=... port=..
 at most ``pool_size`` server connections per database however many clients connect.
 PgBouncer refuses to run as root: as root (CI containers) it runs as ``postgres`` (or
 ``nobody``), like the private servers of tests/servers.py. Nothing here imports pytest, so
-a benchmark can use it too; a caller that wants skip-or-fail checks ``binary()`` first.
+a benchmark can use it too; a test checks ``binary()`` first and fails without it.
 """
 
 from __future__ import annotations

@@ -33,11 +33,11 @@ window.addEventListener('load', () => setTimeout(() => {
 
 
 def chromium() -> str:
-    """Debian's chromium (installed by .ci/run). Missing: skip here, fail in CI."""
+    """Debian's chromium (installed by tests/services.sh). Missing: the test fails."""
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.access(path, os.X_OK):
         missing("chromium is not installed: `apt-get install -y chromium` (Debian's "
-                "package; .ci/run installs it)")
+                "package; tests/services.sh installs it)")
     return path
 
 
