@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_helpers import relative_error
+from mlp_helpers import numeric_gradient, relative_error
 from tuner.mlp import (
     affine_backward,
     affine_forward,
@@ -33,20 +33,6 @@ from tuner.mlp import (
 pytestmark = pytest.mark.unit
 
 H = 1e-6
-
-
-def numeric_gradient(loss, array):
-    """Centred differences of the scalar `loss()` with respect to each entry of array."""
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        saved = array[i]
-        array[i] = saved + H
-        plus = loss()
-        array[i] = saved - H
-        minus = loss()
-        array[i] = saved
-        grad[i] = (plus - minus) / (2 * H)
-    return grad
 
 
 def check(forward, backward, inputs, rng):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlp_helpers import relative_error, small_problem
+from mlp_helpers import numeric_gradient, relative_error, small_problem
 from tuner.mlp import (
     MLPClassifierBN,
     MLPRegressorBN,
@@ -40,18 +40,9 @@ def test_network_gradients_match_centred_differences(use_batchnorm):
     )
     assert set(grads) == names
 
-    h = 1e-6
     for name, analytic in grads.items():
         param = net.view(net.theta, name)  # a view: writing it moves the model
-        numeric = np.zeros_like(param)
-        for i in np.ndindex(param.shape):
-            saved = param[i]
-            param[i] = saved + h
-            plus = loss_and_grads()[0]
-            param[i] = saved - h
-            minus = loss_and_grads()[0]
-            param[i] = saved
-            numeric[i] = (plus - minus) / (2 * h)
+        numeric = numeric_gradient(lambda: loss_and_grads()[0], param)
         assert relative_error(analytic, numeric) < 1e-6, name
     assert loss_and_grads()[0] == loss
 
@@ -64,18 +55,9 @@ def _check_network_gradients(net, X, Y, weights=None):
         return loss, {name: net.view(net.grad, name).copy() for name in net.names}
 
     loss, grads = loss_and_grads()
-    h = 1e-6
     for name, analytic in grads.items():
         param = net.view(net.theta, name)
-        numeric = np.zeros_like(param)
-        for i in np.ndindex(param.shape):
-            saved = param[i]
-            param[i] = saved + h
-            plus = loss_and_grads()[0]
-            param[i] = saved - h
-            minus = loss_and_grads()[0]
-            param[i] = saved
-            numeric[i] = (plus - minus) / (2 * h)
+        numeric = numeric_gradient(lambda: loss_and_grads()[0], param)
         assert relative_error(analytic, numeric) < 1e-6, name
     return loss
 

@@ -46,7 +46,9 @@ def _compiled(function: Callable) -> Callable:
     """
     try:
         return numba.njit(cache=True, error_model="numpy")(function)
-    except RuntimeError:  # "no locator available": no writable cache folder anywhere
+    except RuntimeError as error:
+        if "no locator available" not in str(error):  # not the missing cache folder
+            raise
         return numba.njit(cache=False, error_model="numpy")(function)
 
 
