@@ -107,7 +107,9 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
     """The known pitfall: a dashboard on the SQLite file of a running study. Here it starts
     first, on a file with no tables yet, and polls its API while 2 workers write."""
     n_trials = 30
-    study = write_study(tmp_path, name="busy", n_trials=n_trials, epochs=10,
+    # 40 epochs: long enough trials that both workers write for a while (with 10, the
+    # compiled training step let them finish between three polls)
+    study = write_study(tmp_path, name="busy", n_trials=n_trials, epochs=40,
                         dataset="digits")
     with dashboard("--storage", sqlite_url) as (proc, base):
         workers = [subprocess.Popen(tuner_cmd("worker", study, "--storage", sqlite_url),
