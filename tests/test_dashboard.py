@@ -105,19 +105,22 @@ def test_dashboard_in_a_real_browser(tmp_path: Path, sqlite_url: str) -> None:
 @pytest.mark.integration
 def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str) -> None:
     """The known pitfall: a dashboard on the SQLite file of a running study. Here it starts
-    first, on a file with no tables yet, and polls its API while 2 workers write."""
-    n_trials = 30
-    # 40 epochs: long enough trials that both workers write for a while (with 10, the
-    # compiled training step let them finish between three polls)
-    study = write_study(tmp_path, name="busy", n_trials=n_trials, epochs=40,
-                        dataset="digits")
+    first, on a file with no tables yet, and polls its API while 2 workers write.
+
+    The study asks for more trials than the test lets run: the workers are stopped (SIGTERM,
+    as Docker stops them) only once the API has been read while both wrote and showed trials
+    finishing, so how fast a trial trains on this machine cannot end the test early."""
+    study = write_study(tmp_path, name="busy", n_trials=10_000, epochs=10, dataset="digits")
     with dashboard("--storage", sqlite_url) as (proc, base):
         workers = [subprocess.Popen(tuner_cmd("worker", study, "--storage", sqlite_url),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True) for _ in range(2)]
-        seen: list[int] = []       # finished trials the API showed, poll after poll
-        polls_while_both_ran = 0
+        seen: list[int] = []          # finished trials the API showed, poll after poll
+        seen_while_both_ran: set[int] = set()
+        deadline = time.monotonic() + 900  # a hang guard, not a speed limit
+        stopping = False
         while any(w.poll() is None for w in workers):
+            assert time.monotonic() < deadline, "the workers never both wrote while polled"
             both = all(w.poll() is None for w in workers)
             names = [s["study_name"] for s in get_json(base, "/api/studies")
                      ["study_summaries"]]
@@ -126,32 +129,34 @@ def test_json_api_while_two_workers_write_sqlite(tmp_path: Path, sqlite_url: str
                 assert detail["name"] == "busy"
                 seen.append(sum(t["state"] in ("Complete", "Pruned")
                                 for t in detail["trials"]))
-                polls_while_both_ran += both
+                if both and not stopping:
+                    seen_while_both_ran.add(seen[-1])
+            if len(seen_while_both_ran) >= 3 and not stopping:
+                for w in workers:
+                    w.send_signal(signal.SIGTERM)
+                stopping = True
             time.sleep(0.05)
         outs = [w.communicate() for w in workers]
         for w, (_, err) in zip(workers, outs, strict=True):
             assert w.returncode == 0, err
+            assert "SIGTERM received" in err, err
             assert "database is locked" not in err and "Traceback" not in err
-        assert polls_while_both_ran >= 3, "the API was read while both workers wrote"
         assert seen == sorted(seen), "the API never goes back in time"
 
-        # Finally the API agrees with the storage, and the dashboard is still up.
+        # Finally the API agrees with the storage, and the dashboard is still up. The
+        # trials the signal interrupted were handed back: FAIL, and queued again (WAITING).
         sid = study_id(base, "busy")
         stored = optuna.load_study(storage=sqlite_url, study_name="busy").get_trials()
-        assert len(stored) == n_trials
-        assert {t.state.name for t in stored} <= {"COMPLETE", "PRUNED"}
+        assert len(stored) > max(seen_while_both_ran)
+        assert {t.state.name for t in stored} <= {"COMPLETE", "PRUNED", "FAIL", "WAITING"}
         # optuna-dashboard caches a study's trials for a while (a trial it last read running
         # stays "Running" there): wait for it to catch up with the storage.
         wait_until(lambda: [(t["number"], t["state"]) for t in
                             get_json(base, f"/api/studies/{sid}?after=0")["trials"]]
                    == [(t.number, t.state.name.title()) for t in stored],
-                   what=f"the API to list all {n_trials} trials as stored", timeout=60)
-        detail = get_json(base, f"/api/studies/{sid}?after=0")
-        assert len(detail["trials"]) == n_trials
-        assert [t["number"] for t in detail["trials"]] == list(range(n_trials))
-        assert {t["state"] for t in detail["trials"]} <= {"Complete", "Pruned"}
+                   what=f"the API to list all {len(stored)} trials as stored", timeout=60)
         status, csv = get(base, f"/csv/{sid}")
-        assert status == 200 and len(csv.decode().splitlines()) == n_trials + 1
+        assert status == 200 and len(csv.decode().splitlines()) == len(stored) + 1
         assert proc.poll() is None
     assert proc.returncode == 0
 
