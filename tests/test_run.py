@@ -92,15 +92,17 @@ def _wait_for_trials(url: str, name: str, n: int, proc: subprocess.Popen) -> Non
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_sigint_then_resume_finishes_exactly_n_trials(tmp_path: Path, sqlite_url: str,
                                                       jobs: str) -> None:
-    study = write_study(tmp_path, n_trials=10, dataset="digits", epochs=100)
+    # 400 epochs: a compiled trial of this size trains an epoch in about 2 ms, so a
+    # 100-epoch study could run out of trials between the check below and the signal.
+    study = write_study(tmp_path, n_trials=10, dataset="digits", epochs=400)
     proc = subprocess.Popen(tuner_cmd("study", "run", study, "--storage", sqlite_url,
                                       "--jobs", jobs),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_trials(sqlite_url, "tiny", 1, proc)
     # ... and until a trial is well inside its epochs, so the signal lands mid-trial.
-    wait_until(lambda: any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 50
+    wait_until(lambda: any(t.state == TrialState.RUNNING and 1 <= len(t.intermediate_values) < 200
                            for t in trials(sqlite_url, "tiny")),
-               what="a running trial between its epochs 1 and 50", procs=[proc],
+               what="a running trial between its epochs 1 and 200", procs=[proc],
                interval=0.05, timeout=120)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -373,7 +373,13 @@ def run_parallel(file: str | Path, storage_url: str, plan: JobsPlan, *, seed: in
                         p.send_signal(signal.SIGTERM)
                 relayed = True
             poll()
-            time.sleep(0.5)
+            # Until the stop is relayed, wake the moment it is asked for: half a second
+            # is many epochs of a small model, and a Ctrl-C should land in the epoch the
+            # user saw.
+            if relayed:
+                time.sleep(0.5)
+            else:
+                stop.wait(0.5)
     finally:
         for p in procs:
             if p.poll() is None:
