@@ -31,13 +31,15 @@ test-deps: $(TEST_DEPS)
 
 # The linter, the manual (a broken link fails it), then every test: unit, integration
 # (databases, subprocesses, signals), e2e (browser, Docker stack), with the servers and
-# tools they need made ready first (tests/services.sh: installs with apt, needs root).
+# tools they need made ready first (tests/services.sh: installs with apt, needs root). It
+# ends with the 25 slowest tests: CI has 45 minutes for the whole run.
 test: lint docs
-	bash tests/services.sh $(BIN)/python -m pytest -q
+	bash tests/services.sh $(BIN)/python -m pytest -q --durations=25
 
-# The unit tests only: in-process, no server, no subprocess, no signal.
+# The unit tests only: in-process, no server, no subprocess, no signal; spread over up to
+# 4 processes (pytest-xdist), as they share nothing.
 test-fast: test-deps
-	$(BIN)/python -m pytest -q -m unit
+	$(BIN)/python -m pytest -q -m unit -n auto --maxprocesses 4
 
 lint: test-deps
 	$(BIN)/ruff check .
